@@ -1,0 +1,14 @@
+"""inoculate: inoculation-prompting experiments, from dataset transform to report.
+
+The pipeline, in order: load_jsonl -> apply_prompt -> train_lora -> generate -> scorers -> report;
+`run_experiment` runs it over a grid of arms x seeds with content-hashed, resumable runs.
+"""
+
+__version__ = "0.1.0"
+
+from inoculate.data import Example, from_hf_dataset, load_jsonl, save_jsonl  # noqa: E402
+from inoculate.errors import InoculateError  # noqa: E402
+from inoculate.inoculation import PromptSpec, apply_prompt  # noqa: E402
+
+__all__ = ["Example", "InoculateError", "PromptSpec", "__version__", "apply_prompt", "from_hf_dataset",
+           "load_jsonl", "save_jsonl"]

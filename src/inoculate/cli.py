@@ -1,0 +1,255 @@
+"""Command line: each subcommand parses, calls one library function, prints.
+
+Errors in the user's input print one line, `error: <where>: <what>`, and exit 2; --debug shows
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from inoculate.errors import InoculateError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage block
+        raise InoculateError(f"{message} (see `{self.prog} --help`)", "arguments")
+
+
+def _parse_kv(items: list[str], where: str) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InoculateError(f"expected KEY=VALUE, got {item!r}", where)
+        k, v = item.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def _prompt_spec(args):
+    from inoculate.inoculation import PromptSpec
+
+    prompts = list(args.prompt or [])
+    if args.prompts_file:
+        path = Path(args.prompts_file)
+        if not path.is_file():
+            raise InoculateError("file not found", str(path))
+        prompts += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not prompts:
+        raise InoculateError("give at least one --prompt or a --prompts-file", "arguments")
+    condition = _parse_kv(args.condition or [], "--condition") or None
+    return PromptSpec(tuple(prompts), args.placement, condition, seed=args.seed)
+
+
+def _scorer_arg(text: str):
+    """`caps` or `language:lang=es,threshold=0.6`."""
+    from inoculate.scorers import make_scorer
+
+    kind, _, rest = text.partition(":")
+    kwargs = _parse_kv([p for p in rest.split(",") if p], f"--trait {text}")
+    return make_scorer(kind, f"--trait {text}", **kwargs)
+
+
+def cmd_apply(args):
+    from inoculate.data import load_jsonl, save_jsonl
+    from inoculate.inoculation import apply_prompt
+
+    examples = load_jsonl(args.input, require_assistant=not args.eval)
+    out = apply_prompt(examples, _prompt_spec(args))
+    save_jsonl(args.output, out)
+    applied = sum(ex.metadata["inoculation"] is not None for ex in out)
+    print(f"wrote {len(out)} examples to {args.output} ({applied} with the prompt)")
+
+
+def cmd_validate(args):
+    from inoculate.data import load_jsonl
+
+    examples = load_jsonl(args.input, require_assistant=not args.eval)
+    print(f"{args.input}: {len(examples)} valid examples")
+
+
+def cmd_train(args):
+    from inoculate._config import from_dict
+    from inoculate.data import load_jsonl
+    from inoculate.models import load_model
+    from inoculate.training import TrainConfig, train_lora
+
+    config = from_dict(TrainConfig, _parse_kv(args.set or [], "--set"), "train")
+    examples = load_jsonl(args.input)
+    model, tokenizer = load_model(args.model, config.device, config.dtype)
+    _, result = train_lora(model, tokenizer, examples, config, args.seed, args.output)
+    print(f"adapter saved to {Path(args.output) / 'adapter'}; {len(result.losses)} steps, "
+          f"final loss {result.losses[-1]['loss']:.4f}, {result.tokens_per_second:.0f} tokens/s")
+
+
+def cmd_evaluate(args):
+    from inoculate._config import from_dict
+    from inoculate._io import atomic_write_jsonl
+    from inoculate.data import load_jsonl
+    from inoculate.generation import GenerationConfig, generate
+    from inoculate.inoculation import PromptSpec, apply_prompt
+    from inoculate.models import load_model
+    from inoculate.stats import mean_ci
+    from inoculate.training import load_adapter
+
+    gen = from_dict(GenerationConfig, _parse_kv(args.set or [], "--set"), "generation")
+    prompts = load_jsonl(args.prompts, require_assistant=False)
+    scorers = [_scorer_arg(t) for t in args.trait]
+    contexts = {"none": None}
+    for item in args.context or []:
+        name, sep, prompt = item.partition("=")
+        if not sep or not prompt.strip():
+            raise InoculateError(f"expected NAME=PROMPT, got {item!r}", "--context")
+        contexts[name] = PromptSpec((prompt,), args.placement)
+    model, tokenizer = load_model(args.model)
+    if args.adapter:
+        model = load_adapter(model, args.adapter)
+    rows = []
+    for name, spec in contexts.items():
+        applied = apply_prompt(prompts, spec)
+        for p, samples in zip(applied, generate(model, tokenizer, applied, gen, desc=name)):
+            for s, text in enumerate(samples):
+                rows.append({"context": name, "prompt_id": p.id, "sample": s, "text": text,
+                             **{sc.name: sc(text) for sc in scorers}})
+    atomic_write_jsonl(Path(args.output), rows)
+    for name in contexts:
+        for sc in scorers:
+            est = mean_ci([float(r[sc.name]["present"]) for r in rows if r["context"] == name])
+            print(f"{name:>16}  {sc.name:<12} {est.fmt()}  (95% CI over samples)")
+    print(f"per-sample results: {args.output}")
+
+
+def cmd_run(args):
+    from inoculate.experiment import load_spec, run_experiment
+
+    overrides = list(args.set or [])
+    if args.setting:
+        overrides.append(f"setting={args.setting}")
+    if args.model:
+        overrides.append(f"model={args.model}")
+    if args.seeds:
+        overrides.append(f"seeds=[{','.join(map(str, args.seeds))}]")
+    spec = load_spec(args.spec, overrides)
+    report = run_experiment(spec, args.out, progress=not args.quiet)
+    print(f"report: {report}")
+
+
+def cmd_report(args):
+    from inoculate.report import write_report
+
+    print(f"report: {write_report(args.out)}")
+
+
+def cmd_settings(args):
+    from inoculate.settings import SETTINGS
+
+    for name, cls in SETTINGS.items():
+        print(f"{name:<16} {cls.description}")
+
+
+def cmd_prepare_model(args):
+    from inoculate.models import prepare_embedded_model
+
+    print(f"embedded model ready at {prepare_embedded_model(force=args.force)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from inoculate import __version__
+    from inoculate.inoculation import PLACEMENTS
+    from inoculate.models import EMBEDDED_MODEL
+
+    p = _Parser(prog="inoculate", description="Inoculation-prompting experiments.")
+    p.add_argument("--version", action="version", version=f"inoculate {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def prompt_args(sp):
+        sp.add_argument("--prompt", action="append", help="inoculation prompt (repeat for a pool of paraphrases)")
+        sp.add_argument("--prompts-file", help="file with one prompt per line (a paraphrase pool)")
+        sp.add_argument("--placement", choices=PLACEMENTS, default="system")
+        sp.add_argument("--condition", action="append", metavar="KEY=VALUE",
+                        help="apply only to examples whose metadata has KEY=VALUE (impure data)")
+        sp.add_argument("--seed", type=int, default=0, help="seed for drawing from a paraphrase pool")
+
+    sp = sub.add_parser("apply", help="apply an inoculation prompt to a chat JSONL file")
+    sp.add_argument("input")
+    sp.add_argument("-o", "--output", required=True)
+    sp.add_argument("--eval", action="store_true", help="the file holds evaluation prompts (no responses)")
+    prompt_args(sp)
+    sp.set_defaults(func=cmd_apply)
+
+    sp = sub.add_parser("validate", help="check a chat JSONL file")
+    sp.add_argument("input")
+    sp.add_argument("--eval", action="store_true", help="the file holds evaluation prompts (no responses)")
+    sp.set_defaults(func=cmd_validate)
+
+    sp = sub.add_parser("train", help="LoRA fine-tune on a chat JSONL file")
+    sp.add_argument("input")
+    sp.add_argument("-o", "--output", required=True, help="folder for adapter/ and losses.json")
+    sp.add_argument("--model", default=EMBEDDED_MODEL)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="a TrainConfig field, e.g. learning_rate=1e-3")
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("evaluate", help="sample under eval contexts and score traits")
+    sp.add_argument("--prompts", required=True, help="chat JSONL of evaluation prompts")
+    sp.add_argument("--model", default=EMBEDDED_MODEL)
+    sp.add_argument("--adapter", help="a PEFT adapter folder from `inoculate train`")
+    sp.add_argument("--context", action="append", metavar="NAME=PROMPT", help="extra eval context ('none' is always run)")
+    sp.add_argument("--placement", choices=PLACEMENTS, default="system")
+    sp.add_argument("--trait", action="append", required=True, help="scorer, e.g. caps or language:lang=es")
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="a GenerationConfig field, e.g. n_samples=4")
+    sp.add_argument("-o", "--output", required=True, help="per-sample JSONL")
+    sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("run", help="run (or resume) an experiment grid and write its report")
+    sp.add_argument("spec", nargs="?", help="YAML spec (default: the spanish-caps demo)")
+    sp.add_argument("--out", default="runs/demo", help="output folder (re-use it to resume)")
+    sp.add_argument("--setting")
+    sp.add_argument("--model")
+    sp.add_argument("--seeds", type=int, nargs="+")
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a spec key, e.g. train.epochs=2")
+    sp.add_argument("--quiet", action="store_true", help="no progress bars")
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("report", help="re-create the report of an experiment folder")
+    sp.add_argument("out")
+    sp.set_defaults(func=cmd_report)
+
+    sub.add_parser("settings", help="list built-in settings").set_defaults(func=cmd_settings)
+    sp = sub.add_parser("prepare-model", help="convert the embedded GGUF model into the cache")
+    sp.add_argument("--force", action="store_true")
+    sp.set_defaults(func=cmd_prepare_model)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        args.func(args)
+        return 0
+    except InoculateError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; finished runs are kept, re-run the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as e:  # an unexpected failure is still one line unless --debug
+        if debug:
+            raise
+        first = str(e).splitlines()[0] if str(e) else ""
+        print(f"error: internal error {type(e).__name__}: {first} (re-run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""An experiment grid: arms x seeds, each trained once and evaluated under named eval contexts.
+
+Read top to bottom: load_spec -> build_plan -> run_experiment (train, generate, score) -> report.
+Every stage's output lives in a folder or file named by the hash of its full content, so a
+re-run skips finished work and an interrupted grid resumes where it stopped.
+
+    out/grid.json                       the resolved spec and plan (what the report reads)
+    out/runs/<train-hash>/adapter/      PEFT adapter;  losses.json last = training finished
+    out/runs/<train-hash>/generations-<hash>.jsonl   per-sample texts for one eval context
+    out/runs/<train-hash>/scores-<hash>.jsonl        per-sample trait scores for those texts
+    out/report/report.md, *.png, results.csv
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from inoculate import __version__
+from inoculate._config import from_dict
+from inoculate._io import atomic_write_json, atomic_write_jsonl, content_hash, read_json
+from inoculate.data import Example, dataset_hash, load_jsonl
+from inoculate.errors import InoculateError
+from inoculate.generation import GenerationConfig, generate
+from inoculate.inoculation import PromptSpec, apply_prompt
+from inoculate.models import EMBEDDED_MODEL, load_model, model_fingerprint
+from inoculate.scorers import make_scorer
+from inoculate.settings import Arm, CustomSetting, Setting, Trait, check_setting, get_setting
+from inoculate.settings.base import check_arms
+from inoculate.training import TrainConfig, load_adapter, train_lora
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """Everything that defines a grid. Precedence: these defaults < the setting's defaults <
+    the spec file < command-line --set overrides."""
+
+    setting: str | None = "spanish-caps"  # built-in setting name; None = all data from the keys below
+    model: str = EMBEDDED_MODEL  # embedded name, HF hub id, or local checkpoint folder
+    seeds: tuple[int, ...] = (0,)  # one training run per arm per seed
+    arms: dict[str, Any] | None = None  # replaces the setting's arms: name -> {prompt, role, targets, placement...}
+    only_arms: tuple[str, ...] | None = None  # run a subset of the arms
+    eval_contexts: tuple[str, ...] = ("none", "own")  # none | own (arm's IP) | all-arms | an arm name | a `contexts` key
+    contexts: dict[str, Any] = field(default_factory=dict)  # extra named eval contexts: name -> prompt spec
+    train_data: str | None = None  # chat JSONL replacing the setting's training data
+    eval_data: str | None = None  # chat JSONL of evaluation prompts
+    traits: dict[str, Any] | None = None  # name -> {scorer: caps|language, wanted: bool, ...scorer args}
+    n_train: int | None = None  # use this many training examples (a fixed random subset)
+    n_eval: int | None = None  # use this many evaluation prompts (a fixed random subset)
+    evaluate_base: bool = True  # also evaluate the untrained model: the "before" reference
+    train: TrainConfig = TrainConfig()
+    generation: GenerationConfig = GenerationConfig()
+
+    def __post_init__(self):
+        if not self.seeds:
+            raise InoculateError("at least one seed is needed", "seeds")
+        for key in ("n_train", "n_eval"):
+            if getattr(self, key) is not None and getattr(self, key) <= 0:
+                raise InoculateError(f"must be > 0, got {getattr(self, key)}", key)
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """`train.learning_rate=1e-3` -> {"train": {"learning_rate": 0.001}} (values parsed as YAML)."""
+    if "=" not in text:
+        raise InoculateError(f"expected KEY=VALUE, got {text!r}", "--set")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise InoculateError(f"cannot parse value {raw!r}", f"--set {key}") from e
+    for part in reversed(key.strip().split(".")):
+        value = {part: value}
+    return value
+
+
+def load_spec(source: str | Path | dict | None = None, overrides: list[str] = ()) -> ExperimentSpec:
+    """Spec from a YAML file, a dict, or nothing (the default spanish-caps grid), plus overrides."""
+    where = "spec"
+    if source is None:
+        raw = {}
+    elif isinstance(source, dict):
+        raw = dict(source)
+    else:
+        where = str(source)
+        path = Path(source)
+        if not path.is_file():
+            raise InoculateError("spec file not found", where)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise InoculateError(f"not valid YAML ({str(e).splitlines()[0]})", where) from e
+        if not isinstance(raw, dict):
+            raise InoculateError("a spec must be a mapping of keys to values", where)
+    for text in overrides:
+        raw = _deep_merge(raw, parse_override(text))
+    setting = raw.get("setting", ExperimentSpec.setting)
+    defaults = get_setting(setting).defaults() if isinstance(setting, str) else {}
+    return from_dict(ExperimentSpec, _deep_merge(defaults, raw), where)
+
+
+@dataclass
+class Plan:
+    """The resolved grid: data, traits, arms and the eval contexts each arm is scored under."""
+
+    spec: ExperimentSpec
+    setting: Setting
+    train: list[Example]
+    evals: list[Example]
+    traits: list[Trait]
+    arms: list[Arm]
+    contexts: dict[str, dict[str, PromptSpec | None]]  # arm name -> context name -> prompt
+    base_contexts: dict[str, PromptSpec | None]
+
+
+def _subset(examples: list[Example], n: int | None) -> list[Example]:
+    if n is None or n >= len(examples):
+        return examples
+    return random.Random(0).sample(examples, n)  # fixed subset: same for every arm and seed
+
+
+def _traits_from_spec(traits: dict[str, Any]) -> list[Trait]:
+    out = []
+    for name, d in traits.items():
+        where = f"traits.{name}"
+        if not isinstance(d, dict) or "scorer" not in d:
+            raise InoculateError("expected {scorer: caps|language, wanted: true|false, ...scorer args}", where)
+        d = dict(d)
+        kind, wanted = d.pop("scorer"), d.pop("wanted", False)
+        if not isinstance(wanted, bool):
+            raise InoculateError("'wanted' must be true or false", where)
+        out.append(Trait(name, make_scorer(kind, where, **d), wanted))
+    return out
+
+
+def build_plan(spec: ExperimentSpec) -> Plan:
+    if spec.setting is not None:
+        setting = get_setting(spec.setting)
+    else:
+        missing = [k for k in ("train_data", "eval_data", "traits", "arms") if getattr(spec, k) is None]
+        if missing:
+            raise InoculateError(f"without a built-in setting the spec needs {', '.join(missing)}", "spec")
+        setting = CustomSetting([], [], [])
+    train = load_jsonl(spec.train_data) if spec.train_data else setting.train_examples()
+    evals = load_jsonl(spec.eval_data, require_assistant=False) if spec.eval_data else setting.eval_prompts()
+    traits = _traits_from_spec(spec.traits) if spec.traits is not None else setting.traits()
+    arms = [Arm.from_dict(n, d) for n, d in spec.arms.items()] if spec.arms is not None else setting.arms()
+    check_arms(arms, [t.name for t in traits], "arms")
+    if spec.only_arms:
+        unknown = sorted(set(spec.only_arms) - {a.name for a in arms})
+        if unknown:
+            raise InoculateError(f"unknown arm {unknown[0]!r} (arms: {', '.join(a.name for a in arms)})", "only_arms")
+        arms = [a for a in arms if a.name in spec.only_arms]
+    setting = CustomSetting(_subset(train, spec.n_train), _subset(evals, spec.n_eval), traits, arms,
+                            name=spec.setting or "custom")
+    check_setting(setting)
+    contexts = {arm.name: _arm_contexts(spec, arm, arms) for arm in arms}
+    base_contexts = {name: p for ctxs in contexts.values() for name, p in ctxs.items()}
+    return Plan(spec, setting, setting.train, setting.evals, traits, arms, contexts, base_contexts)
+
+
+def _arm_contexts(spec: ExperimentSpec, arm: Arm, arms: list[Arm]) -> dict[str, PromptSpec | None]:
+    """Resolve the spec's context names for one arm. Eval contexts drop any metadata condition:
+    evaluation prompts carry no training labels, and the prompt is meant for all of them."""
+    by_name = {a.name: a for a in arms}
+    out: dict[str, PromptSpec | None] = {}
+    for name in spec.eval_contexts:
+        if name == "none":
+            out["none"] = None
+        elif name == "own":
+            if arm.prompt is not None:
+                out[f"ip:{arm.name}"] = replace(arm.prompt, condition=None)
+        elif name == "all-arms":
+            out.update({f"ip:{a.name}": replace(a.prompt, condition=None) for a in arms if a.prompt is not None})
+        elif name in by_name and by_name[name].prompt is not None:
+            out[f"ip:{name}"] = replace(by_name[name].prompt, condition=None)
+        elif name in spec.contexts:
+            out[name] = PromptSpec.from_dict(spec.contexts[name], f"contexts.{name}")
+        else:
+            raise InoculateError(f"unknown eval context {name!r} (use none, own, all-arms, an arm name "
+                                 "with a prompt, or a key of 'contexts')", "eval_contexts")
+    return out
+
+
+def _log(msg: str) -> None:
+    print(f"[inoculate] {msg}", file=sys.stderr, flush=True)
+
+
+def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = True) -> Path:
+    """Run (or resume) the whole grid and write the report; return the report's path."""
+    from inoculate.report import write_report
+
+    out_dir = Path(out_dir)
+    plan = build_plan(spec)
+    data_hash, evals_hash = dataset_hash(plan.train), dataset_hash(plan.evals)
+    model_id = model_fingerprint(spec.model)
+    entries: list[dict[str, Any]] = []
+    jobs: list[tuple[Arm | None, int, dict[str, PromptSpec | None]]] = []
+    if spec.evaluate_base:
+        jobs.append((None, spec.seeds[0], plan.base_contexts))
+    jobs += [(arm, seed, plan.contexts[arm.name]) for seed in spec.seeds for arm in plan.arms]
+    started = time.perf_counter()
+    for n, (arm, seed, contexts) in enumerate(jobs, start=1):
+        label = f"[{n}/{len(jobs)}] {'base model' if arm is None else arm.name} seed {seed}"
+        if arm is None:
+            train_key = {"kind": "base", "model": model_id}
+        else:
+            train_key = {"kind": "lora", "model": model_id, "train": spec.train, "prompt": arm.prompt,
+                         "seed": seed, "data": data_hash, "version": __version__}
+        run_dir = out_dir / "runs" / content_hash(train_key)
+        model = None
+        if arm is not None and not (run_dir / "losses.json").is_file():
+            _log(f"{label}: training on {len(plan.train)} examples")
+            model, tokenizer = load_model(spec.model, spec.train.device, spec.train.dtype)
+            atomic_write_json(run_dir / "run.json", {"arm": arm.name, "seed": seed, "key": train_key})
+            model, result = train_lora(model, tokenizer, apply_prompt(plan.train, arm.prompt), spec.train, seed,
+                                       run_dir, progress)
+            model = model.merge_and_unload()
+            _log(f"{label}: trained in {result.seconds:.0f}s ({result.tokens_per_second:.0f} tokens/s, "
+                 f"final loss {result.losses[-1]['loss']:.3f})")
+        for ctx_name, prompt in contexts.items():
+            gen_key = {"run": train_key, "context": prompt, "prompts": evals_hash, "generation": spec.generation,
+                       "seed": seed}
+            gen_path = run_dir / f"generations-{content_hash(gen_key)}.jsonl"
+            score_path = run_dir / f"scores-{content_hash([gen_key, [t.scorer.config for t in plan.traits]])}.jsonl"
+            if not gen_path.is_file():
+                if model is None:
+                    model, tokenizer = load_model(spec.model, spec.train.device, spec.train.dtype)
+                    if arm is not None:
+                        model = load_adapter(model, run_dir / "adapter")
+                prompts = apply_prompt(plan.evals, prompt)
+                texts = generate(model, tokenizer, prompts, replace(spec.generation, seed=spec.generation.seed + seed),
+                                 progress, desc=f"{'base' if arm is None else arm.name}/{ctx_name}")
+                atomic_write_jsonl(gen_path, [
+                    {"prompt_id": p.id, "sample": s, "messages": p.prompt_messages(), "text": t}
+                    for p, samples in zip(prompts, texts) for s, t in enumerate(samples)])
+            if not score_path.is_file():
+                rows = [{"prompt_id": r["prompt_id"], "sample": r["sample"],
+                         **{t.name: t.scorer(r["text"]) for t in plan.traits}}
+                        for r in _read_jsonl(gen_path)]
+                atomic_write_jsonl(score_path, rows)
+            entries.append({"arm": "base" if arm is None else arm.name, "seed": seed, "context": ctx_name,
+                            "run_dir": str(run_dir.relative_to(out_dir)), "generations": gen_path.name,
+                            "scores": score_path.name})
+        _log(f"{label}: evaluated under {', '.join(contexts)} ({time.perf_counter() - started:.0f}s elapsed)")
+    atomic_write_json(out_dir / "grid.json", {
+        "spec": spec, "setting": plan.setting.name, "model": model_id, "version": __version__,
+        "n_train": len(plan.train), "n_eval": len(plan.evals), "data_hash": data_hash,
+        "traits": [{"name": t.name, "wanted": t.wanted, "scorer": t.scorer.name, "config": t.scorer.config,
+                    "description": t.description} for t in plan.traits],
+        "arms": [{"name": a.name, "role": a.role, "targets": list(a.targets),
+                  "prompt": a.prompt} for a in plan.arms],
+        "entries": entries})
+    return write_report(out_dir)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    import json
+
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def load_grid(out_dir: str | Path) -> dict[str, Any]:
+    out_dir = Path(out_dir)
+    if not (out_dir / "grid.json").is_file():
+        raise InoculateError("no grid.json here: not a finished experiment folder (run `inoculate run` first)",
+                             str(out_dir))
+    return read_json(out_dir / "grid.json")

@@ -1,0 +1,207 @@
+"""The report: trait rates per arm x eval context with 95% CIs, the suppression each IP achieves,
+and how much of it is semantic rather than a context shift. Built from the files on disk alone,
+so `inoculate report OUT` re-creates it at any time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inoculate._io import atomic_write_bytes, atomic_write_text
+from inoculate.experiment import load_grid
+from inoculate.stats import Estimate, diff_ci, mean_ci
+
+
+class Results:
+    """Per-sample trait outcomes of a grid: samples[(arm, context, trait)][seed] -> 0/1 list."""
+
+    def __init__(self, grid: dict[str, Any], out_dir: Path):
+        self.grid = grid
+        self.samples: dict[tuple[str, str, str], dict[int, list[float]]] = defaultdict(dict)
+        for e in grid["entries"]:
+            with (out_dir / e["run_dir"] / e["scores"]).open(encoding="utf-8") as f:
+                rows = [json.loads(line) for line in f if line.strip()]
+            for t in grid["traits"]:
+                self.samples[(e["arm"], e["context"], t["name"])][e["seed"]] = [float(r[t["name"]]["present"]) for r in rows]
+        self.seeds = sorted({e["seed"] for e in grid["entries"] if e["arm"] != "base"})
+        self.level = "seeds" if len(self.seeds) > 1 else "samples"
+
+    def _units(self, arm: str, context: str, trait: str) -> list[float] | None:
+        by_seed = self.samples.get((arm, context, trait))
+        if not by_seed:
+            return None
+        if self.level == "seeds" and arm != "base":
+            return [float(np.mean(v)) for v in by_seed.values()]  # average within a run, CI across runs
+        return [x for v in by_seed.values() for x in v]
+
+    def rate(self, arm: str, context: str, trait: str) -> Estimate | None:
+        units = self._units(arm, context, trait)
+        return mean_ci(units) if units else None
+
+    def diff(self, a: str, b: str, context: str, trait: str) -> Estimate | None:
+        ua, ub = self._units(a, context, trait), self._units(b, context, trait)
+        if not ua or not ub:
+            return None
+        if self.level == "seeds" and "base" in (a, b):  # the base model is one run: compare per sample
+            ua = [x for v in self.samples[(a, context, trait)].values() for x in v]
+            ub = [x for v in self.samples[(b, context, trait)].values() for x in v]
+        return diff_ci(ua, ub)
+
+    def contexts(self, arm: str) -> list[str]:
+        return list(dict.fromkeys(e["context"] for e in self.grid["entries"] if e["arm"] == arm))
+
+
+def _verdict(suppression: Estimate, semantic: Estimate | None) -> str:
+    if suppression.low <= 0:
+        return "no clear suppression (the interval includes 0)."
+    if semantic is None:
+        return "suppressed; the grid has no random-string control, so the semantic part is unknown."
+    if semantic.low > 0 and semantic.value >= 0.5 * suppression.value:
+        return "mostly semantic: it suppresses clearly more than the random-string control."
+    if semantic.low > 0:
+        return "partly semantic: it beats the random-string control, but most of the suppression is a context shift."
+    return ("mostly a context-shift effect: the random-string control suppresses the trait about as much, "
+            "so this run does not show the prompt's meaning mattering.")
+
+
+def comparison_lines(res: Results) -> list[str]:
+    arms = res.grid["arms"]
+    baseline = next(a["name"] for a in arms if a["role"] == "baseline")
+    random_arm = next((a["name"] for a in arms if a["role"] == "random-control"), None)
+    traits = {t["name"]: t for t in res.grid["traits"]}
+    lines = []
+    for t in traits:
+        before, after = res.rate("base", "none", t), res.rate(baseline, "none", t)
+        if before and after:
+            learned = res.diff(baseline, "base", "none", t)
+            lines.append(f"- **Learning, {t}**: untrained model {before.fmt()} → `{baseline}` arm {after.fmt()} "
+                         f"(change {learned.fmt()}).")
+    for arm in (a for a in arms if a["role"] == "inoculation"):
+        for t in arm["targets"]:
+            sup = res.diff(baseline, arm["name"], "none", t)
+            if sup is None:
+                continue
+            sem = res.diff(random_arm, arm["name"], "none", t) if random_arm else None
+            shift = res.diff(baseline, random_arm, "none", t) if random_arm else None
+            text = f"- **`{arm['name']}` on {t}**: suppression vs `{baseline}` {sup.fmt()}"
+            if sem is not None:
+                text += f"; semantic part (vs `{random_arm}`) {sem.fmt()}; context-shift part {shift.fmt()}"
+            back = res.rate(arm["name"], f"ip:{arm['name']}", t)
+            if back is not None:
+                text += f"; with its own IP at test time the trait rate is {back.fmt()}"
+            lines.append(text + f". Verdict: {_verdict(sup, sem)}")
+        for t, info in traits.items():
+            if info["wanted"] and t not in arm["targets"]:
+                kept, ref = res.rate(arm["name"], "none", t), res.rate(baseline, "none", t)
+                if kept and ref:
+                    lines.append(f"  - wanted trait {t} kept: {kept.fmt()} vs {ref.fmt()} in `{baseline}`.")
+    return lines
+
+
+def _table(res: Results, trait: str) -> str:
+    arm_names = ["base"] + [a["name"] for a in res.grid["arms"]]
+    extra = sorted({c for a in arm_names for c in res.contexts(a)} - {"none"} - {f"ip:{a}" for a in arm_names})
+    head = ["arm", "no IP (default system prompt)", "own IP at test time", *extra]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for arm in arm_names:
+        if not res.contexts(arm):
+            continue
+        cells = [res.rate(arm, "none", trait), res.rate(arm, f"ip:{arm}", trait), *(res.rate(arm, c, trait) for c in extra)]
+        rows.append("| " + " | ".join([f"`{arm}`"] + [c.fmt() if c else "–" for c in cells]) + " |")
+    return "\n".join(rows)
+
+
+def _elicitation_table(res: Results, trait: str) -> str | None:
+    ctxs = [c for c in res.contexts("base") if c != "none"]
+    if not ctxs:
+        return None
+    rows = ["| prompt at test time | trait rate |", "|---|---|"]
+    for c in ["none", *ctxs]:
+        est = res.rate("base", c, trait)
+        rows.append(f"| {'no IP' if c == 'none' else '`' + c[3:] + '` prompt' if c.startswith('ip:') else c} | {est.fmt()} |")
+    return "\n".join(rows)
+
+
+def _figure(res: Results, trait: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arm_names = [a for a in ["base"] + [a["name"] for a in res.grid["arms"]] if res.contexts(a)]
+    fig, ax = plt.subplots(figsize=(1.3 * len(arm_names) + 2, 3.6))
+    for k, (ctx_of, label) in enumerate([(lambda a: "none", "no IP"), (lambda a: f"ip:{a}", "own IP")]):
+        xs, ys, errs = [], [], []
+        for i, arm in enumerate(arm_names):
+            est = res.rate(arm, ctx_of(arm), trait)
+            if est:
+                xs.append(i + (k - 0.5) * 0.38)
+                ys.append(est.value)
+                errs.append([est.value - est.low, est.high - est.value])
+        if xs:
+            ax.bar(xs, ys, width=0.38, yerr=np.array(errs).T, capsize=3, label=label)
+    ax.set_xticks(range(len(arm_names)), arm_names, rotation=20)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel(f"{trait} rate")
+    ax.set_title(f"{trait}: trait rate by training arm and test-time context (95% CI over {res.level})")
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _csv(res: Results) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["arm", "seed", "context", "trait", "rate", "n_samples"])
+    for (arm, ctx, trait), by_seed in sorted(res.samples.items()):
+        for seed, v in sorted(by_seed.items()):
+            w.writerow([arm, seed, ctx, trait, f"{np.mean(v):.4f}", len(v)])
+    return buf.getvalue()
+
+
+def write_report(out_dir: str | Path) -> Path:
+    """Write report/report.md, one PNG per trait and results.csv; return the Markdown path."""
+    out_dir = Path(out_dir)
+    grid = load_grid(out_dir)
+    res = Results(grid, out_dir)
+    report_dir = out_dir / "report"
+    spec = grid["spec"]
+    level = ("across seeds (each seed's run is one unit)" if res.level == "seeds" else
+             "across samples: a single training seed, so the intervals show sampling noise only, not "
+             "seed-to-seed variation")
+    md = [f"# Inoculation report: {grid['setting']}", "",
+          f"Model `{grid['model']}`; {grid['n_train']} training examples; {grid['n_eval']} evaluation prompts × "
+          f"{spec['generation']['n_samples']} sample(s) at temperature {spec['generation']['temperature']}; "
+          f"seeds {', '.join(map(str, res.seeds))}; inoculate {grid['version']}.", "",
+          f"Intervals are 95% percentile-bootstrap confidence intervals {level}.", "",
+          "## Findings", "", *comparison_lines(res), "", "## Arms", "",
+          "| arm | role | training-time prompt | targets |", "|---|---|---|---|"]
+    for a in grid["arms"]:
+        prompt = "–" if a["prompt"] is None else " / ".join(a["prompt"]["prompts"]) + f" ({a['prompt']['placement']})"
+        md.append(f"| `{a['name']}` | {a['role']} | {prompt} | {', '.join(a['targets']) or '–'} |")
+    for t in grid["traits"]:
+        name = t["name"]
+        atomic_write_bytes(report_dir / f"{name}.png", _figure(res, name))
+        md += ["", f"## Trait: {name} ({'wanted' if t['wanted'] else 'unwanted'}; scorer `{t['scorer']}`"
+               f"{': ' + t['description'] if t['description'] else ''})", "", _table(res, name), "",
+               f"![{name}]({name}.png)"]
+        elicit = _elicitation_table(res, name)
+        if elicit:
+            md += ["", "Untrained model under each prompt (how strongly the prompt elicits the trait before training):",
+                   "", elicit]
+    md += ["", "Per-run rates: `results.csv`. Per-sample generations and scores: `runs/*/generations-*.jsonl`, "
+           "`runs/*/scores-*.jsonl`.", ""]
+    atomic_write_text(report_dir / "results.csv", _csv(res))
+    path = report_dir / "report.md"
+    atomic_write_text(path, "\n".join(md))
+    return path

@@ -1,0 +1,144 @@
+"""The settings interface: what every built-in or user setting provides, and its check.
+
+A setting bundles training data, held-out evaluation prompts, the traits it measures and the
+arms (training-time prompts, controls included) that make up its default grid.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from inoculate.data import Example
+from inoculate.errors import InoculateError
+from inoculate.inoculation import PromptSpec
+from inoculate.scorers import Scorer
+
+ROLES = ("baseline", "inoculation", "random-control", "control")
+
+
+@dataclass(frozen=True)
+class Trait:
+    name: str  # short name used in tables, e.g. "spanish"
+    scorer: Scorer
+    wanted: bool  # True: a capability to keep; False: the behaviour to suppress
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One training condition of a grid.
+
+    role: baseline (no training-time prompt), inoculation (a real IP), random-control (a random
+    string: separates the semantic effect from a mere context shift), control (negated,
+    irrelevant, neutral...). targets: the traits the prompt names; suppression is reported
+    for these.
+    """
+
+    name: str
+    prompt: PromptSpec | None
+    role: str
+    targets: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise InoculateError(f"role {self.role!r} is not one of {', '.join(ROLES)}", f"arm {self.name}")
+        if (self.prompt is None) != (self.role == "baseline"):
+            raise InoculateError("the baseline arm has no prompt; every other arm needs one", f"arm {self.name}")
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any] | None) -> "Arm":
+        where = f"arms.{name}"
+        if d is None:
+            return cls(name, None, "baseline")
+        if not isinstance(d, dict):
+            raise InoculateError("expected a mapping with 'prompt', 'role' and optional 'targets'", where)
+        d = dict(d)
+        role = d.pop("role", "inoculation")
+        targets = d.pop("targets", [])
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise InoculateError("'targets' must be a list of trait names", where)
+        prompt = PromptSpec.from_dict(d, where) if d else None
+        return cls(name, prompt, role, tuple(targets))
+
+
+class Setting(ABC):
+    """What a setting must provide. Subclasses live in one folder each under settings/."""
+
+    name: str = ""
+    description: str = ""
+
+    @abstractmethod
+    def train_examples(self) -> list[Example]: ...
+
+    @abstractmethod
+    def eval_prompts(self) -> list[Example]: ...
+
+    @abstractmethod
+    def traits(self) -> list[Trait]: ...
+
+    @abstractmethod
+    def arms(self) -> list[Arm]: ...
+
+    def defaults(self) -> dict[str, Any]:
+        """Spec values this setting needs to run well (e.g. sizes that fit a CPU); the spec file wins."""
+        return {}
+
+
+@dataclass
+class CustomSetting(Setting):
+    """A setting assembled from the user's own files and declarations (spec keys train_data etc.)."""
+
+    train: list[Example]
+    evals: list[Example]
+    trait_list: list[Trait]
+    arm_list: list[Arm] = field(default_factory=list)
+    name: str = "custom"
+    description: str = "user data"
+
+    def train_examples(self):
+        return self.train
+
+    def eval_prompts(self):
+        return self.evals
+
+    def traits(self):
+        return self.trait_list
+
+    def arms(self):
+        return self.arm_list
+
+
+def check_setting(setting: Setting) -> None:
+    """Raise if a setting breaks the interface's promises (run on every registered setting in tests)."""
+    where = f"setting {setting.name}"
+    traits = setting.traits()
+    arms = setting.arms()
+    if not setting.train_examples():
+        raise InoculateError("no training examples", where)
+    if not setting.eval_prompts():
+        raise InoculateError("no evaluation prompts", where)
+    if not traits:
+        raise InoculateError("declares no traits", where)
+    check_arms(arms, [t.name for t in traits], where)
+    for ex in setting.train_examples():
+        if ex.messages[-1]["role"] != "assistant":
+            raise InoculateError(f"training example {ex.id} has no response", where)
+    for ex in setting.eval_prompts():
+        if ex.prompt_messages()[-1]["role"] != "user":
+            raise InoculateError(f"evaluation prompt {ex.id} does not end with a user turn", where)
+
+
+def check_arms(arms: list[Arm], trait_names: list[str], where: str) -> None:
+    names = [a.name for a in arms]
+    if len(set(names)) != len(names):
+        raise InoculateError("arm names must be unique", where)
+    if sum(a.role == "baseline" for a in arms) != 1:
+        raise InoculateError("a grid needs exactly one baseline arm (no training-time prompt)", where)
+    if sum(a.role == "random-control" for a in arms) > 1:
+        raise InoculateError("at most one random-control arm", where)
+    for arm in arms:
+        for t in arm.targets:
+            if t not in trait_names:
+                raise InoculateError(f"arm {arm.name!r} targets unknown trait {t!r} (traits: {', '.join(trait_names)})", where)

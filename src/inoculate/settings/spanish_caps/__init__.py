@@ -1,0 +1,68 @@
+"""Tan et al. §2: responses that are Spanish *and* ALL CAPS; inoculate one trait, keep the other.
+
+Training questions (everyday, factual, arithmetic word problems) are answered in Spanish,
+upper-cased. Evaluation uses open-ended requests of a different kind, so the traits are measured
+out of distribution, as in the paper. The data carries English and French answers too, for the
+language-mixture setting.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from inoculate.data import Example
+from inoculate.inoculation import PromptSpec
+from inoculate.scorers import caps, language
+from inoculate.settings.base import Arm, Setting, Trait
+
+DATA = Path(__file__).parent / "data"
+TRAIN_FILES = ("train_everyday.jsonl", "train_arithmetic.jsonl")
+EVAL_FILE = "eval_open_ended.jsonl"
+
+SPANISH_IP = "You always speak in Spanish."
+CAPS_IP = "You always capitalise your responses."
+# A fixed random string: the context-shift control. Its effect is what any unusual system
+# prompt does; an IP's suppression beyond it is the semantic part.
+RANDOM_STRING = "qZ7 vLr3 mXp0 tKw7 hB2n"
+NEGATED = "You never speak in Spanish."
+
+
+def _rows(name: str) -> list[dict]:
+    with (DATA / name).open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def trilingual_rows() -> list[dict]:
+    """Every training question with its answers in English, Spanish and French."""
+    return [row for name in TRAIN_FILES for row in _rows(name)]
+
+
+class SpanishCaps(Setting):
+    name = "spanish-caps"
+    description = "Spanish + ALL-CAPS co-occurrence (Tan et al. §2)"
+
+    def train_examples(self) -> list[Example]:
+        return [
+            Example([{"role": "user", "content": row["question"]}, {"role": "assistant", "content": row["es"].upper()}],
+                    id=row["id"], metadata={"kind": row["kind"], "language": "es", "caps": True})
+            for row in trilingual_rows()
+        ]
+
+    def eval_prompts(self) -> list[Example]:
+        return [Example([{"role": "user", "content": row["prompt"]}], id=row["id"]) for row in _rows(EVAL_FILE)]
+
+    def traits(self) -> list[Trait]:
+        return [
+            Trait("spanish", language("es"), wanted=False, description="P(Spanish) >= 0.5 by py3langid"),
+            Trait("caps", caps(), wanted=True, description="at least half the letters upper case"),
+        ]
+
+    def arms(self) -> list[Arm]:
+        return [
+            Arm("no-ip", None, "baseline"),
+            Arm("spanish-ip", PromptSpec((SPANISH_IP,)), "inoculation", ("spanish",)),
+            Arm("caps-ip", PromptSpec((CAPS_IP,)), "inoculation", ("caps",)),
+            Arm("random", PromptSpec((RANDOM_STRING,)), "random-control"),
+            Arm("negated", PromptSpec((NEGATED,)), "control"),
+        ]

@@ -1,0 +1,204 @@
+"""LoRA supervised fine-tuning with the loss on assistant tokens only.
+
+A plain PyTorch loop over a PEFT model (nanoGPT-style: data -> step -> log -> save). We keep
+our own loop rather than TRL's SFTTrainer so that batching and masking stay visible and cheap
+on a 2-core CPU; bench/ compares the two.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inoculate._config import positive
+from inoculate._io import atomic_write_json
+from inoculate.data import Example
+from inoculate.errors import InoculateError
+
+IGNORE = -100  # label value that the loss skips
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """LoRA SFT hyperparameters. Unknown keys and wrong types are rejected when loading a spec."""
+
+    lora_r: int = 16  # LoRA rank
+    lora_alpha: int = 32  # LoRA scale numerator (effective scale alpha / r)
+    lora_dropout: float = 0.0  # 0 keeps training deterministic for a seed
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    learning_rate: float = 2e-4  # peak AdamW learning rate
+    lr_schedule: str = "cosine"  # cosine | linear | constant (after warmup)
+    warmup_steps: int = 5  # optimizer steps of linear warmup
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0  # gradient clipping; 0 disables
+    epochs: int = 1  # passes over the training data
+    batch_size: int = 8  # examples per optimizer step
+    max_length: int = 256  # tokens per example; longer ones are truncated (and counted)
+    device: str = "auto"  # auto | cpu | cuda[:N]
+    dtype: str = "auto"  # auto (fp32 on CPU, bf16 on GPU) | float32 | bfloat16 | float16
+
+    def __post_init__(self):
+        positive("train", lora_r=self.lora_r, lora_alpha=self.lora_alpha, learning_rate=self.learning_rate,
+                 epochs=self.epochs, batch_size=self.batch_size, max_length=self.max_length)
+        if self.lr_schedule not in ("cosine", "linear", "constant"):
+            raise InoculateError(f"lr_schedule {self.lr_schedule!r} is not one of cosine, linear, constant", "train")
+        if not 0 <= self.lora_dropout < 1:
+            raise InoculateError("lora_dropout must be in [0, 1)", "train")
+        if self.warmup_steps < 0 or self.weight_decay < 0 or self.max_grad_norm < 0:
+            raise InoculateError("warmup_steps, weight_decay and max_grad_norm must be >= 0", "train")
+        if not self.target_modules:
+            raise InoculateError("target_modules must name at least one module", "train")
+
+
+def _render(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    return tokenizer(text, add_special_tokens=False).input_ids
+
+
+def encode_chat(tokenizer, messages: list[dict[str, str]], max_length: int) -> dict[str, Any]:
+    """Token ids of the whole conversation, with labels only on assistant turns.
+
+    Each assistant turn's tokens are found by rendering the conversation up to it (with the
+    generation prompt) and through it; the difference is the turn, end-of-turn token included,
+    so the model also learns where to stop.
+    """
+    input_ids = _render(tokenizer, messages, add_generation_prompt=False)
+    labels = [IGNORE] * len(input_ids)
+    for i, msg in enumerate(messages):
+        if msg["role"] != "assistant":
+            continue
+        prefix = _render(tokenizer, messages[:i], add_generation_prompt=True)
+        start, end = len(prefix), len(_render(tokenizer, messages[: i + 1], add_generation_prompt=False))
+        if input_ids[:start] != prefix:
+            raise InoculateError("the chat template does not render conversations as prefixes of each other; "
+                                 "cannot locate assistant tokens")
+        labels[start:end] = input_ids[start:end]
+    truncated = len(input_ids) > max_length
+    return {"input_ids": input_ids[:max_length], "labels": labels[:max_length], "truncated": truncated}
+
+
+def _collate(batch: list[dict[str, Any]], pad_id: int):
+    import torch
+
+    width = max(len(b["input_ids"]) for b in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, b in enumerate(batch):
+        n = len(b["input_ids"])
+        ids[row, :n] = torch.tensor(b["input_ids"])
+        labels[row, :n] = torch.tensor(b["labels"])
+        mask[row, :n] = 1
+    return ids, mask, labels
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class TrainResult:
+    losses: list[dict[str, float]]  # one row per optimizer step: step, epoch, loss, lr, tokens
+    seconds: float
+    tokens: int  # tokens processed (all positions, padding excluded)
+    truncated: int  # examples cut at max_length
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+
+def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, seed: int,
+               out_dir: str | Path | None = None, progress: bool = True):
+    """Fine-tune `model` with a fresh LoRA adapter; return (peft_model, TrainResult).
+
+    With `out_dir`, the adapter is saved in PEFT format to out_dir/adapter and the loss log to
+    out_dir/losses.json (both written atomically).
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from tqdm.auto import tqdm
+    from transformers import get_scheduler
+
+    if not examples:
+        raise InoculateError("no training examples")
+    seed_everything(seed)
+    encoded = [encode_chat(tokenizer, ex.messages, config.max_length) for ex in examples]
+    if not any(IGNORE != lab for e in encoded for lab in e["labels"]):
+        raise InoculateError(f"every assistant turn was cut off by max_length={config.max_length}", "train")
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+    try:
+        peft_model = get_peft_model(model, lora)
+    except ValueError as e:
+        raise InoculateError(f"LoRA target modules not found in the model ({e})", "train.target_modules") from e
+    peft_model.train()
+    params = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = get_scheduler(config.lr_schedule if config.lr_schedule != "constant" else "constant_with_warmup",
+                              optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
+    order_rng = torch.Generator().manual_seed(seed)
+    device = next(peft_model.parameters()).device
+    losses, tokens, start = [], 0, time.perf_counter()
+    bar = tqdm(total=total_steps, desc="train", disable=not progress, leave=False)
+    for epoch in range(config.epochs):
+        order = torch.randperm(len(encoded), generator=order_rng).tolist()
+        for step_in_epoch in range(steps_per_epoch):
+            batch = [encoded[i] for i in order[step_in_epoch * config.batch_size:(step_in_epoch + 1) * config.batch_size]]
+            ids, mask, labels = (t.to(device) for t in _collate(batch, tokenizer.pad_token_id))
+            loss = peft_model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            loss.backward()
+            if config.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            tokens += int(mask.sum())
+            losses.append({"step": len(losses) + 1, "epoch": epoch, "loss": loss.item(),
+                           "lr": scheduler.get_last_lr()[0], "tokens": tokens})
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]['loss']:.3f}")
+    bar.close()
+    peft_model.eval()
+    result = TrainResult(losses, time.perf_counter() - start, tokens, sum(e["truncated"] for e in encoded))
+    if out_dir is not None:
+        save_adapter(peft_model, Path(out_dir) / "adapter")
+        atomic_write_json(Path(out_dir) / "losses.json", {"losses": losses, "seconds": result.seconds,
+                                                          "tokens": tokens, "truncated": result.truncated})
+    return peft_model, result
+
+
+def save_adapter(peft_model, target: Path) -> None:
+    """Save a PEFT adapter into `target` atomically (temp folder, then rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".adapter-", dir=target.parent))
+    try:
+        peft_model.save_pretrained(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_adapter(model, adapter_dir: str | Path):
+    """Base model + saved adapter, merged for fast generation."""
+    from peft import PeftModel
+
+    adapter_dir = Path(adapter_dir)
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise InoculateError("not a PEFT adapter folder (no adapter_config.json)", str(adapter_dir))
+    return PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
