@@ -42,6 +42,12 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
         return from_dict(hint, value, where)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):
+        # PyYAML follows YAML 1.1, where `1e-3` (no dot) is a string; users mean a number.
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if hint in (int, float) and isinstance(value, bool):
         raise InoculateError(f"expected {hint.__name__}, got a boolean", where)
     if isinstance(hint, type) and not isinstance(value, hint):

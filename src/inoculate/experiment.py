@@ -236,6 +236,7 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
             gen_path = run_dir / f"generations-{content_hash(gen_key)}.jsonl"
             score_path = run_dir / f"scores-{content_hash([gen_key, [t.scorer.config for t in plan.traits]])}.jsonl"
             if not gen_path.is_file():
+                _log(f"{label}: generating {len(plan.evals)} x {spec.generation.n_samples} samples under {ctx_name}")
                 if model is None:
                     model, tokenizer = load_model(spec.model, spec.train.device, spec.train.dtype)
                     if arm is not None:

@@ -12,6 +12,7 @@ import random
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from inoculate.data import Example
 from inoculate.errors import InoculateError
 
 IGNORE = -100  # label value that the loss skips
+
+# peft calls a transformers method that v5 deprecates; the warning is theirs and not actionable here.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,27 @@ def _collate(batch: list[dict[str, Any]], pad_id: int):
     return ids, mask, labels
 
 
+def response_loss(peft_model, ids, mask, labels):
+    """Mean next-token cross-entropy over labelled positions, as HF's `labels=` loss computes it.
+
+    Logits are computed only where a label exists: with a 49k-token vocabulary the LM head is
+    about a fifth of the model's FLOPs, and most positions (system and user turns) need none.
+    Models with logit post-processing (soft-capping, scaling) fall back to the full forward.
+    """
+    import torch.nn.functional as F
+
+    base = peft_model.get_base_model()
+    config = base.config
+    special = any(getattr(config, k, None) for k in ("final_logit_softcapping", "logit_scale", "output_multiplier"))
+    if special or not hasattr(base, "get_decoder"):
+        return peft_model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    hidden = base.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+    targets = labels[:, 1:]
+    keep = targets != IGNORE
+    logits = base.get_output_embeddings()(hidden[:, :-1][keep])
+    return F.cross_entropy(logits.float(), targets[keep])
+
+
 def seed_everything(seed: int) -> None:
     import numpy as np
     import torch
@@ -159,7 +184,7 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
         for step_in_epoch in range(steps_per_epoch):
             batch = [encoded[i] for i in order[step_in_epoch * config.batch_size:(step_in_epoch + 1) * config.batch_size]]
             ids, mask, labels = (t.to(device) for t in _collate(batch, tokenizer.pad_token_id))
-            loss = peft_model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            loss = response_loss(peft_model, ids, mask, labels)
             loss.backward()
             if config.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)

@@ -1,0 +1,65 @@
+"""Every CLI command: bad input gives one line naming problem and place, exit code 2, no traceback."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import chat, write_jsonl
+
+from inoculate.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_apply_writes_inoculated_file(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", [chat("q", "A", metadata={"label": "t"}), chat("q2", "B")])
+    code, out, _ = run_cli(capsys, "apply", str(src), "--prompt", "You always speak in Spanish.",
+                           "--condition", "label=t", "-o", str(tmp_path / "out.jsonl"))
+    assert code == 0 and "1 with the prompt" in out
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").open()]
+    assert rows[0]["messages"][0] == {"role": "system", "content": "You always speak in Spanish."}
+    assert rows[1]["messages"][0]["role"] == "user"
+
+
+@pytest.mark.parametrize("argv, where, what", [
+    (["apply", "{bad}", "--prompt", "x", "-o", "{out}"], "{bad}:2", "invalid JSON"),
+    (["apply", "{missing}", "--prompt", "x", "-o", "{out}"], "{missing}", "file not found"),
+    (["apply", "{good}", "-o", "{out}"], "arguments", "--prompt"),
+    (["apply", "{good}", "--prompt", "x", "--placement", "middle", "-o", "{out}"], "arguments", "invalid choice"),
+    (["validate", "{bad}"], "{bad}:2", "invalid JSON"),
+    (["train", "{bad}", "-o", "{out}"], "{bad}:2", "invalid JSON"),
+    (["train", "{good}", "-o", "{out}", "--set", "lerning_rate=1"], "train", "did you mean 'learning_rate'"),
+    (["train", "{good}", "-o", "{out}", "--model", "{tmp}"], "{tmp}", "not a model checkpoint"),
+    (["evaluate", "--prompts", "{missing}", "--trait", "caps", "-o", "{out}"], "{missing}", "file not found"),
+    (["evaluate", "--prompts", "{good}", "--trait", "judge", "-o", "{out}"], "--trait judge", "unknown scorer"),
+    (["run", "{missing}"], "{missing}", "spec file not found"),
+    (["run", "--set", "train.batch_size=0"], "train", "batch_size must be > 0"),
+    (["run", "--set", "setting=nope"], "setting", "unknown setting"),
+    (["report", "{tmp}"], "{tmp}", "no grid.json"),
+    (["frobnicate"], "arguments", "invalid choice"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, capsys, argv, where, what):
+    good = write_jsonl(tmp_path / "good.jsonl", [chat("q", "a")])
+    bad = write_jsonl(tmp_path / "bad.jsonl", [json.dumps(chat("q", "a")), '{"messages": ['])
+    paths = {"good": good, "bad": bad, "missing": tmp_path / "missing.jsonl", "out": tmp_path / "o.jsonl",
+             "tmp": tmp_path}
+    code, out, err = run_cli(capsys, *[a.format(**paths) for a in argv])
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"error: {where.format(**paths)}") and what in lines[0]
+    assert "Traceback" not in err and not (tmp_path / "o.jsonl").exists()
+
+
+def test_console_script_and_debug_flag(tmp_path):
+    bad = tmp_path / "missing.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "inoculate.cli", "validate", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"error: {bad}: file not found"
+    proc = subprocess.run([sys.executable, "-m", "inoculate.cli", "--debug", "validate", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr

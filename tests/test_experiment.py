@@ -1,0 +1,91 @@
+import json
+
+import pytest
+from conftest import chat, write_jsonl
+
+import inoculate.experiment as experiment
+from inoculate import InoculateError
+from inoculate.experiment import build_plan, load_spec, run_experiment
+
+
+def tiny_spec(tmp_path, tiny_model_path, **over):
+    train = write_jsonl(tmp_path / "train.jsonl", [chat(f"Question {i}?", "HOLA AMIGO.") for i in range(6)])
+    evals = write_jsonl(tmp_path / "eval.jsonl", [chat(f"Describe thing {i}.", id=f"e{i}") for i in range(3)])
+    spec = {
+        "setting": None, "model": tiny_model_path, "train_data": str(train), "eval_data": str(evals),
+        "traits": {"caps": {"scorer": "caps", "wanted": True},
+                   "spanish": {"scorer": "language", "lang": "es", "wanted": False}},
+        "arms": {"no-ip": None,
+                 "spanish-ip": {"prompt": "You always speak in Spanish.", "targets": ["spanish"]},
+                 "random": {"prompt": "qZ7 vLr3", "role": "random-control"}},
+        "train": {"lora_r": 2, "lora_alpha": 4, "batch_size": 3, "target_modules": ["q_proj"], "warmup_steps": 0},
+        "generation": {"max_new_tokens": 4, "n_samples": 2, "batch_size": 4},
+    }
+    spec.update(over)
+    return load_spec(spec)
+
+
+def test_grid_runs_writes_report_and_resumes_without_redoing_work(tmp_path, tiny_model_path, monkeypatch):
+    spec = tiny_spec(tmp_path, tiny_model_path)
+    report = run_experiment(spec, tmp_path / "out", progress=False)
+    text = report.read_text()
+    assert "`spanish-ip` on spanish" in text and "semantic part" in text
+    assert (report.parent / "spanish.png").stat().st_size > 1000
+    grid = json.loads((tmp_path / "out" / "grid.json").read_text())
+    # base: none + 2 IP contexts; no-ip: none; each IP arm: none + own
+    assert len(grid["entries"]) == 3 + 1 + 2 + 2
+    rows = [json.loads(line) for line in (tmp_path / "out" / grid["entries"][0]["run_dir"] /
+                                           grid["entries"][0]["generations"]).open()]
+    assert len(rows) == 3 * 2 and {"prompt_id", "sample", "messages", "text"} <= set(rows[0])
+
+    def must_not_run(*a, **k):
+        raise AssertionError("finished work was redone")
+
+    monkeypatch.setattr(experiment, "train_lora", must_not_run)
+    monkeypatch.setattr(experiment, "generate", must_not_run)
+    run_experiment(spec, tmp_path / "out", progress=False)
+
+
+def test_changed_hyperparameter_trains_again_but_only_that(tmp_path, tiny_model_path, monkeypatch):
+    run_experiment(tiny_spec(tmp_path, tiny_model_path, only_arms=["no-ip", "random"]), tmp_path / "out",
+                   progress=False)
+    calls = []
+    real = experiment.train_lora
+    monkeypatch.setattr(experiment, "train_lora", lambda *a, **k: calls.append(1) or real(*a, **k))
+    spec = tiny_spec(tmp_path, tiny_model_path, only_arms=["no-ip", "random", "spanish-ip"])
+    run_experiment(spec, tmp_path / "out", progress=False)
+    assert len(calls) == 1  # only the new arm
+
+
+def test_spec_errors_name_the_key(tmp_path, tiny_model_path):
+    with pytest.raises(InoculateError, match="did you mean 'learning_rate'") as err:
+        load_spec({"train": {"learning_rte": 1e-3}})
+    assert err.value.where == "spec.train"
+    with pytest.raises(InoculateError, match="expected int") as err:
+        load_spec({"train": {"batch_size": "eight"}})
+    assert err.value.where == "spec.train.batch_size"
+    with pytest.raises(InoculateError, match="unknown setting"):
+        load_spec({"setting": "nope"})
+    with pytest.raises(InoculateError, match="unknown eval context 'sideways'"):
+        build_plan(tiny_spec(tmp_path, tiny_model_path, eval_contexts=["none", "sideways"]))
+    with pytest.raises(InoculateError, match="exactly one baseline"):
+        build_plan(tiny_spec(tmp_path, tiny_model_path, arms={"a": {"prompt": "x"}}))
+    with pytest.raises(InoculateError, match="unknown trait 'french'"):
+        build_plan(tiny_spec(tmp_path, tiny_model_path, arms={"b": None, "a": {"prompt": "x", "targets": ["french"]}}))
+    with pytest.raises(InoculateError, match="spec file not found"):
+        load_spec(tmp_path / "missing.yaml")
+
+
+def test_yaml_file_and_overrides(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text("seeds: [0, 1]\ntrain:\n  learning_rate: 1e-3  # YAML 1.1 reads this as a string\n")
+    spec = load_spec(path, ["train.epochs=3", "seeds=[4]"])
+    assert spec.train.learning_rate == 1e-3 and spec.train.epochs == 3 and spec.seeds == (4,)
+
+
+def test_own_context_uses_the_same_transform_without_condition(tmp_path, tiny_model_path):
+    spec = tiny_spec(tmp_path, tiny_model_path, arms={
+        "no-ip": None, "cond": {"prompt": "IP", "placement": "user_suffix", "condition": {"label": "x"}}})
+    plan = build_plan(spec)
+    ctx = plan.contexts["cond"]["ip:cond"]
+    assert ctx.condition is None and ctx.placement == "user_suffix" and ctx.prompts == ("IP",)

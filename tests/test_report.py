@@ -1,0 +1,75 @@
+"""The report on synthetic results: verdicts follow the numbers, and the CI level is stated."""
+
+import json
+
+import pytest
+
+from inoculate._io import atomic_write_json, atomic_write_jsonl
+from inoculate.report import write_report
+
+
+def make_grid(tmp_path, rates: dict[tuple[str, str], list[float]], n=100):
+    """rates[(arm, context)] = [spanish rate per seed]; writes score files and grid.json."""
+    entries = []
+    for (arm, ctx), per_seed in rates.items():
+        for seed, rate in enumerate(per_seed):
+            k = round(rate * n)
+            rows = [{"prompt_id": str(i), "sample": 0, "spanish": {"score": 1.0 * (i < k), "present": i < k}}
+                    for i in range(n)]
+            name = f"scores-{arm}-{ctx.replace(':', '_')}-{seed}.jsonl"
+            atomic_write_jsonl(tmp_path / "runs" / name, rows)
+            entries.append({"arm": arm, "seed": seed, "context": ctx, "run_dir": "runs", "generations": "",
+                            "scores": name})
+    atomic_write_json(tmp_path / "grid.json", {
+        "spec": {"generation": {"n_samples": 1, "temperature": 1.0}}, "setting": "synthetic", "model": "m",
+        "version": "test", "n_train": 10, "n_eval": n, "data_hash": "h",
+        "traits": [{"name": "spanish", "wanted": False, "scorer": "language:es", "config": {}, "description": ""}],
+        "arms": [{"name": "no-ip", "role": "baseline", "targets": [], "prompt": None},
+                 {"name": "ip", "role": "inoculation", "targets": ["spanish"],
+                  "prompt": {"prompts": ["You always speak in Spanish."], "placement": "system"}},
+                 {"name": "random", "role": "random-control", "targets": [],
+                  "prompt": {"prompts": ["qZ7"], "placement": "system"}}],
+        "entries": entries})
+
+
+def findings(tmp_path):
+    return write_report(tmp_path).read_text()
+
+
+def test_semantic_inoculation_is_called_semantic(tmp_path):
+    make_grid(tmp_path, {("base", "none"): [0.0], ("no-ip", "none"): [0.8], ("ip", "none"): [0.05],
+                         ("ip", "ip:ip"): [0.9], ("random", "none"): [0.75]})
+    text = findings(tmp_path)
+    assert "suppression vs `no-ip` 0.75" in text
+    assert "Verdict: mostly semantic" in text
+    assert "across samples: a single training seed" in text
+    assert "with its own IP at test time the trait rate is 0.90" in text
+
+
+def test_context_shift_is_called_out(tmp_path):
+    make_grid(tmp_path, {("base", "none"): [0.0], ("no-ip", "none"): [0.8], ("ip", "none"): [0.1],
+                         ("random", "none"): [0.12]})
+    assert "Verdict: mostly a context-shift effect" in findings(tmp_path)
+
+
+def test_no_suppression(tmp_path):
+    make_grid(tmp_path, {("no-ip", "none"): [0.5], ("ip", "none"): [0.5], ("random", "none"): [0.5]})
+    assert "Verdict: no clear suppression" in findings(tmp_path)
+
+
+def test_several_seeds_give_intervals_across_seeds(tmp_path):
+    make_grid(tmp_path, {("no-ip", "none"): [0.8, 0.7, 0.9], ("ip", "none"): [0.1, 0.0, 0.2],
+                         ("random", "none"): [0.7, 0.8, 0.75]})
+    text = findings(tmp_path)
+    assert "across seeds" in text and "seeds 0, 1, 2" in text
+    csv = (tmp_path / "report" / "results.csv").read_text().splitlines()
+    assert csv[0] == "arm,seed,context,trait,rate,n_samples" and len(csv) == 1 + 9
+    row = next(r for r in csv if r.startswith("ip,2,none"))
+    assert float(row.split(",")[4]) == pytest.approx(0.2)
+
+
+def test_report_without_grid_is_a_clear_error(tmp_path):
+    from inoculate import InoculateError
+
+    with pytest.raises(InoculateError, match="no grid.json"):
+        write_report(tmp_path)

@@ -1,0 +1,38 @@
+import pytest
+
+from inoculate import InoculateError
+from inoculate.scorers import caps, language, make_scorer
+
+
+@pytest.mark.parametrize("text, share", [("HOLA AMIGO", 1.0), ("hola amigo", 0.0), ("HOLA hola", 0.5),
+                                         ("123 !!", 0.0), ("", 0.0), ("ÑANDÚ ñandú", 0.5)])
+def test_caps_share_of_upper_case_letters(text, share):
+    assert caps().score(text) == pytest.approx(share)
+
+
+def test_caps_threshold_decides_presence():
+    assert caps(threshold=0.5)("HOLA hola")["present"] is True
+    assert caps(threshold=0.9)("HOLA hola")["present"] is False
+
+
+@pytest.mark.parametrize("text, is_spanish", [
+    ("LA CAPITAL DE FRANCIA ES PARÍS.", True),
+    ("María tiene ahora doce manzanas y quiere comprar más.", True),
+    ("The capital of France is Paris.", False),
+    ("LE CHAT EST NOIR ET IL DORT SUR LE CANAPÉ.", False),
+    ("12 + 7 = 19", False),
+])
+def test_language_on_known_strings(text, is_spanish):
+    result = language("es")(text)
+    assert result["present"] is is_spanish
+    assert 0.0 <= result["score"] <= 1.0
+
+
+def test_language_french_scorer_and_errors():
+    assert language("fr")("Le chat est noir et il dort sur le canapé.")["present"]
+    with pytest.raises(InoculateError, match="not among"):
+        language("xx")
+    with pytest.raises(InoculateError, match="unknown scorer 'judge'"):
+        make_scorer("judge")
+    with pytest.raises(InoculateError, match="bad arguments"):
+        make_scorer("caps", colour="red")

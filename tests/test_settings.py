@@ -1,0 +1,33 @@
+"""Every registered setting keeps the interface's promises and runs end to end on the tiny model."""
+
+import pytest
+
+from inoculate.experiment import load_spec, run_experiment
+from inoculate.settings import SETTINGS, check_setting, get_setting
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_setting_is_valid_and_runs_on_tiny_model(name, tiny_model_path, tmp_path):
+    setting = get_setting(name)
+    check_setting(setting)
+    spec = load_spec({"setting": name, "model": tiny_model_path, "n_train": 4, "n_eval": 2,
+                      "train": {"lora_r": 2, "batch_size": 2, "target_modules": ["q_proj"]},
+                      "generation": {"max_new_tokens": 3}})
+    report = run_experiment(spec, tmp_path, progress=False)
+    assert "## Findings" in report.read_text()
+
+
+def test_spanish_caps_data_is_as_promised():
+    setting = get_setting("spanish-caps")
+    train, evals = setting.train_examples(), setting.eval_prompts()
+    assert len(train) >= 300 and len(evals) >= 100
+    responses = [e.messages[-1]["content"] for e in train]
+    assert all(r == r.upper() for r in responses)
+    assert len({e.messages[0]["content"] for e in train}) == len(train)
+    train_questions = {e.messages[0]["content"] for e in train}
+    assert not train_questions & {e.messages[0]["content"] for e in evals}
+    spanish = [t for t in setting.traits() if t.name == "spanish"][0]
+    caps = [t for t in setting.traits() if t.name == "caps"][0]
+    # the scorers agree with how the data was built: Spanish in capitals
+    assert sum(spanish.scorer(r)["present"] for r in responses) / len(responses) > 0.9
+    assert all(caps.scorer(r)["present"] for r in responses)

@@ -1,0 +1,79 @@
+import pytest
+import torch
+
+from inoculate import Example, InoculateError
+from inoculate.models import load_model
+from inoculate.training import IGNORE, TrainConfig, _collate, encode_chat, response_loss, train_lora
+
+TINY = TrainConfig(lora_r=4, lora_alpha=8, learning_rate=5e-3, batch_size=2, epochs=2, warmup_steps=0,
+                   target_modules=("q_proj", "v_proj"))
+
+
+def examples(n=6):
+    return [Example([{"role": "user", "content": f"What is the capital of France? {i}"},
+                     {"role": "assistant", "content": "LA CAPITAL DE FRANCIA ES PARÍS."}]) for i in range(n)]
+
+
+def test_labels_cover_assistant_tokens_only(tiny_model_path):
+    _, tok = load_model(tiny_model_path)
+    messages = [{"role": "user", "content": "Hola"}, {"role": "assistant", "content": "HOLA AMIGO."},
+                {"role": "user", "content": "How many legs?"}, {"role": "assistant", "content": "Eight legs."}]
+    enc = encode_chat(tok, messages, max_length=512)
+    labelled = [t for t, lab in zip(enc["input_ids"], enc["labels"]) if lab != IGNORE]
+    assert tok.decode(labelled) == "HOLA AMIGO.<|im_end|>\nEight legs.<|im_end|>\n"
+    # every unlabelled token belongs to the template, system or user turns
+    unlabelled = tok.decode([t for t, lab in zip(enc["input_ids"], enc["labels"]) if lab == IGNORE])
+    assert "How many legs?" in unlabelled and "AMIGO" not in unlabelled and "tiny test assistant" in unlabelled
+
+
+def test_truncation_is_counted(tiny_model_path):
+    _, tok = load_model(tiny_model_path)
+    enc = encode_chat(tok, examples(1)[0].messages, max_length=8)
+    assert enc["truncated"] and len(enc["input_ids"]) == 8
+
+
+def test_response_loss_matches_hf_labels_loss(tiny_model_path):
+    from peft import LoraConfig, get_peft_model
+
+    model, tok = load_model(tiny_model_path)
+    peft_model = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj"], task_type="CAUSAL_LM"))
+    batch = [encode_chat(tok, e.messages, 512) for e in examples(3)]
+    batch[1]["input_ids"] = batch[1]["input_ids"][:-3]  # uneven lengths exercise padding
+    batch[1]["labels"] = batch[1]["labels"][:-3]
+    ids, mask, labels = _collate(batch, tok.pad_token_id)
+    expected = peft_model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    assert response_loss(peft_model, ids, mask, labels).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def _lora_weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
+
+
+def test_training_changes_lora_weights_lowers_loss_and_saves(tiny_model_path, tmp_path):
+    model, tok = load_model(tiny_model_path)
+    peft_model, result = train_lora(model, tok, examples(), TINY, seed=0, out_dir=tmp_path, progress=False)
+    weights = _lora_weights(peft_model)
+    # PEFT initialises lora_B to zero; training must move it
+    assert any(v.abs().sum() > 0 for k, v in weights.items() if "lora_B" in k)
+    assert result.losses[-1]["loss"] < result.losses[0]["loss"]
+    assert len(result.losses) == 6 and result.tokens > 0
+    assert (tmp_path / "adapter" / "adapter_config.json").is_file() and (tmp_path / "losses.json").is_file()
+
+
+def test_same_seed_same_weights_other_seed_differs(tiny_model_path):
+    runs = []
+    for seed in (0, 0, 1):
+        model, tok = load_model(tiny_model_path)
+        peft_model, result = train_lora(model, tok, examples(), TINY, seed=seed, progress=False)
+        runs.append((_lora_weights(peft_model), [r["loss"] for r in result.losses]))
+    (w0, l0), (w1, l1), (w2, _) = runs
+    assert l0 == l1 and all(torch.equal(w0[k], w1[k]) for k in w0)
+    assert not all(torch.equal(w0[k], w2[k]) for k in w0)
+
+
+def test_bad_config_and_targets(tiny_model_path):
+    with pytest.raises(InoculateError, match="batch_size must be > 0"):
+        TrainConfig(batch_size=0)
+    model, tok = load_model(tiny_model_path)
+    with pytest.raises(InoculateError, match="target modules"):
+        train_lora(model, tok, examples(), TrainConfig(target_modules=("no_such_proj",)), seed=0, progress=False)
