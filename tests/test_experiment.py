@@ -89,3 +89,16 @@ def test_own_context_uses_the_same_transform_without_condition(tmp_path, tiny_mo
     plan = build_plan(spec)
     ctx = plan.contexts["cond"]["ip:cond"]
     assert ctx.condition is None and ctx.placement == "user_suffix" and ctx.prompts == ("IP",)
+
+
+def test_shipped_example_specs_are_valid(monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)
+    for path in sorted((root / "examples").glob("*.yaml")):
+        plan = build_plan(load_spec(path))
+        assert plan.arms and plan.train and plan.evals, path
+    own = build_plan(load_spec(root / "examples" / "own_data.yaml"))
+    tagged = own.setting.arms()[2].prompt
+    assert tagged.condition == {"label": "caps"} and own.contexts["caps-ip-tagged-only"]["ip:caps-ip-tagged-only"].condition is None

@@ -46,6 +46,15 @@ def test_semantic_inoculation_is_called_semantic(tmp_path):
     assert "with its own IP at test time the trait rate is 0.90" in text
 
 
+def test_control_that_suppresses_is_flagged_and_elicitation_shown(tmp_path):
+    make_grid(tmp_path, {("base", "none"): [0.0], ("base", "ip:ip"): [0.4], ("no-ip", "none"): [0.8],
+                         ("ip", "none"): [0.1], ("random", "none"): [0.2]})
+    text = findings(tmp_path)
+    assert "before training this prompt elicited it at 0.40" in text
+    assert "**Control `random` (random-control) on spanish**: suppression vs `no-ip` 0.60" in text
+    assert "This control suppresses the trait too" in text
+
+
 def test_context_shift_is_called_out(tmp_path):
     make_grid(tmp_path, {("base", "none"): [0.0], ("no-ip", "none"): [0.8], ("ip", "none"): [0.1],
                          ("random", "none"): [0.12]})

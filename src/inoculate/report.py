@@ -96,12 +96,26 @@ def comparison_lines(res: Results) -> list[str]:
             back = res.rate(arm["name"], f"ip:{arm['name']}", t)
             if back is not None:
                 text += f"; with its own IP at test time the trait rate is {back.fmt()}"
+            elicited = res.rate("base", f"ip:{arm['name']}", t)
+            if elicited is not None:
+                text += f"; before training this prompt elicited it at {elicited.fmt()}"
             lines.append(text + f". Verdict: {_verdict(sup, sem)}")
         for t, info in traits.items():
             if info["wanted"] and t not in arm["targets"]:
                 kept, ref = res.rate(arm["name"], "none", t), res.rate(baseline, "none", t)
                 if kept and ref:
                     lines.append(f"  - wanted trait {t} kept: {kept.fmt()} vs {ref.fmt()} in `{baseline}`.")
+    targeted = sorted({t for a in arms for t in a["targets"]})
+    for arm in (a for a in arms if a["role"] in ("control", "random-control")):
+        for t in targeted:
+            sup = res.diff(baseline, arm["name"], "none", t)
+            if sup is None:
+                continue
+            text = f"- **Control `{arm['name']}` ({arm['role']}) on {t}**: suppression vs `{baseline}` {sup.fmt()}."
+            if sup.low > 0:
+                text += (" This control suppresses the trait too, so part of what the IP arms do is not specific to "
+                         "the IP's instruction: compare their suppression with this one before crediting the meaning.")
+            lines.append(text)
     return lines
 
 
