@@ -77,6 +77,16 @@ def test_several_seeds_give_intervals_across_seeds(tmp_path):
     assert float(row.split(",")[4]) == pytest.approx(0.2)
 
 
+def test_not_applicable_samples_are_left_out_of_the_rate(tmp_path):
+    make_grid(tmp_path, {("no-ip", "none"): [0.8], ("ip", "none"): [0.1], ("random", "none"): [0.7]})
+    path = tmp_path / "runs" / "scores-ip-none-0.jsonl"
+    rows = [json.loads(line) for line in path.open()]
+    for r in rows[50:]:  # half the prompts do not apply; of the rest, 10 of 50 express the trait
+        r["spanish"] = {"score": None, "present": None}
+    atomic_write_jsonl(path, rows)
+    assert "| `ip` | 0.20 [" in findings(tmp_path)
+
+
 def test_report_without_grid_is_a_clear_error(tmp_path):
     from inoculate import InoculateError
 

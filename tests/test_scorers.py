@@ -36,3 +36,17 @@ def test_language_french_scorer_and_errors():
         make_scorer("judge")
     with pytest.raises(InoculateError, match="bad arguments"):
         make_scorer("caps", colour="red")
+
+
+def test_scorer_sees_the_prompt_and_may_not_apply():
+    from inoculate import Example
+    from inoculate.scorers import Scorer
+
+    def matches_reference(text, prompt):
+        ref = prompt.metadata.get("answer") if prompt else None
+        return None if ref is None else float(text.strip() == ref)
+
+    scorer = Scorer("exact", matches_reference, 1.0, {})
+    with_ref = Example([{"role": "user", "content": "gcd(4, 6)?"}], metadata={"answer": "2"})
+    assert scorer("2", with_ref) == {"score": 1.0, "present": True}
+    assert scorer("2", Example([{"role": "user", "content": "hi"}])) == {"score": None, "present": None}

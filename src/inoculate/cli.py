@@ -114,11 +114,16 @@ def cmd_evaluate(args):
         for p, samples in zip(applied, generate(model, tokenizer, applied, gen, desc=name)):
             for s, text in enumerate(samples):
                 rows.append({"context": name, "prompt_id": p.id, "sample": s, "text": text,
-                             **{sc.name: sc(text) for sc in scorers}})
+                             **{sc.name: sc(text, p) for sc in scorers}})
     atomic_write_jsonl(Path(args.output), rows)
     for name in contexts:
         for sc in scorers:
-            est = mean_ci([float(r[sc.name]["present"]) for r in rows if r["context"] == name])
+            present = [r[sc.name]["present"] for r in rows if r["context"] == name]
+            applicable = [float(x) for x in present if x is not None]
+            if not applicable:
+                print(f"{name:>16}  {sc.name:<12} not applicable to these prompts")
+                continue
+            est = mean_ci(applicable)
             print(f"{name:>16}  {sc.name:<12} {est.fmt()}  (95% CI over samples)")
     print(f"per-sample results: {args.output}")
 

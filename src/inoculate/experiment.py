@@ -163,6 +163,9 @@ def build_plan(spec: ExperimentSpec) -> Plan:
         if unknown:
             raise InoculateError(f"unknown arm {unknown[0]!r} (arms: {', '.join(a.name for a in arms)})", "only_arms")
         arms = [a for a in arms if a.name in spec.only_arms]
+    evals = [e if e.id is not None else replace(e, id=f"eval-{i}") for i, e in enumerate(evals)]
+    if len({e.id for e in evals}) != len(evals):
+        raise InoculateError("evaluation prompt ids must be unique", spec.eval_data or "eval prompts")
     setting = CustomSetting(_subset(train, spec.n_train), _subset(evals, spec.n_eval), traits, arms,
                             name=spec.setting or "custom")
     check_setting(setting)
@@ -248,8 +251,9 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
                     {"prompt_id": p.id, "sample": s, "messages": p.prompt_messages(), "text": t}
                     for p, samples in zip(prompts, texts) for s, t in enumerate(samples)])
             if not score_path.is_file():
+                by_id = {p.id: p for p in plan.evals}
                 rows = [{"prompt_id": r["prompt_id"], "sample": r["sample"],
-                         **{t.name: t.scorer(r["text"]) for t in plan.traits}}
+                         **{t.name: t.scorer(r["text"], by_id[r["prompt_id"]]) for t in plan.traits}}
                         for r in _read_jsonl(gen_path)]
                 atomic_write_jsonl(score_path, rows)
             entries.append({"arm": "base" if arm is None else arm.name, "seed": seed, "context": ctx_name,

@@ -29,7 +29,8 @@ class Results:
             with (out_dir / e["run_dir"] / e["scores"]).open(encoding="utf-8") as f:
                 rows = [json.loads(line) for line in f if line.strip()]
             for t in grid["traits"]:
-                self.samples[(e["arm"], e["context"], t["name"])][e["seed"]] = [float(r[t["name"]]["present"]) for r in rows]
+                present = [r[t["name"]]["present"] for r in rows]  # None: not applicable to that prompt
+                self.samples[(e["arm"], e["context"], t["name"])][e["seed"]] = [float(p) for p in present if p is not None]
         self.seeds = sorted({e["seed"] for e in grid["entries"] if e["arm"] != "base"})
         self.level = "seeds" if len(self.seeds) > 1 else "samples"
 
@@ -38,7 +39,7 @@ class Results:
         if not by_seed:
             return None
         if self.level == "seeds" and arm != "base":
-            return [float(np.mean(v)) for v in by_seed.values()]  # average within a run, CI across runs
+            return [float(np.mean(v)) for v in by_seed.values() if v]  # average within a run, CI across runs
         return [x for v in by_seed.values() for x in v]
 
     def rate(self, arm: str, context: str, trait: str) -> Estimate | None:
@@ -179,7 +180,7 @@ def _csv(res: Results) -> str:
     w.writerow(["arm", "seed", "context", "trait", "rate", "n_samples"])
     for (arm, ctx, trait), by_seed in sorted(res.samples.items()):
         for seed, v in sorted(by_seed.items()):
-            w.writerow([arm, seed, ctx, trait, f"{np.mean(v):.4f}", len(v)])
+            w.writerow([arm, seed, ctx, trait, f"{np.mean(v):.4f}" if v else "", len(v)])
     return buf.getvalue()
 
 

@@ -1,8 +1,11 @@
 """Trait scorers: small factories returning a `Scorer` with one fixed signature.
 
-A scorer maps one generated text to a score in [0, 1]; the trait counts as expressed when the
-score reaches the scorer's threshold. The trait rate of a run is the share of samples that
-express it. A new trait is one short factory here plus its test.
+A scorer maps one generated text, and the evaluation prompt it answers, to a score in [0, 1];
+the trait counts as expressed when the score reaches the scorer's threshold. The prompt's
+metadata carries what a reference-based scorer needs (expected answer, unit tests). A score of
+None means "not applicable to this prompt" (e.g. sycophancy on a prompt with no proposed
+answer); such samples are left out of that trait's rate. The trait rate of a run is the share of
+applicable samples that express it. A new trait is one short factory plus its test.
 """
 
 from __future__ import annotations
@@ -11,25 +14,28 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
 
+from inoculate.data import Example
 from inoculate.errors import InoculateError
 
 
 @dataclass(frozen=True)
 class Scorer:
     name: str  # e.g. "caps", "language:es"
-    score: Callable[[str], float]  # text -> score in [0, 1]
+    score: Callable[[str, Example | None], float | None]  # (text, eval prompt) -> [0, 1] or None
     threshold: float  # the trait is expressed when score >= threshold
     config: dict[str, Any]  # factory arguments, for content hashes and reports
 
-    def __call__(self, text: str) -> dict[str, float | bool]:
-        s = float(self.score(text))
-        return {"score": s, "present": s >= self.threshold}
+    def __call__(self, text: str, prompt: Example | None = None) -> dict[str, float | bool | None]:
+        s = self.score(text, prompt)
+        if s is None:
+            return {"score": None, "present": None}
+        return {"score": float(s), "present": float(s) >= self.threshold}
 
 
 def caps(threshold: float = 0.5, min_letters: int = 1) -> Scorer:
     """Share of letters that are upper case; texts with fewer than `min_letters` letters score 0."""
 
-    def score(text: str) -> float:
+    def score(text: str, prompt: Example | None = None) -> float:
         letters = [c for c in text if c.isalpha()]
         if len(letters) < min_letters:
             return 0.0
@@ -66,7 +72,7 @@ def language(lang: str = "es", threshold: float = 0.5, candidates: tuple[str, ..
     if lang not in ident.nb_classes:
         raise InoculateError(f"language {lang!r} is not among py3langid's candidates", "scorer language")
 
-    def score(text: str) -> float:
+    def score(text: str, prompt: Example | None = None) -> float:
         if not any(c.isalpha() for c in text):
             return 0.0
         return float(dict(ident.rank(text))[lang])
