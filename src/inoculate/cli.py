@@ -7,6 +7,7 @@ the traceback instead.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -234,6 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # transformers' own loading bars and advisories would break the one-line error contract;
+    # our progress bars (tqdm) stay. Set before transformers is imported.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if "transformers" in sys.modules:  # already imported (e.g. main() called from Python)
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
@@ -243,6 +253,12 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # disk full, permissions...: say which file, keep it to one line
+        if debug:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; finished runs are kept, re-run the same command to resume", file=sys.stderr)

@@ -19,6 +19,7 @@ from inoculate._io import atomic_write_jsonl, content_hash
 from inoculate.errors import InoculateError
 
 ROLES = ("system", "user", "assistant")
+MAX_CONTENT_CHARS = 1_000_000  # far beyond any context window; larger is a broken file, not data
 EXAMPLE_KEYS = {"messages", "id", "metadata"}
 MESSAGE_KEYS = {"role", "content"}
 
@@ -79,6 +80,8 @@ def parse_example(row: Any, where: str, require_assistant: bool) -> Example:
             raise InoculateError(f"{at} has role {msg.get('role')!r}; expected one of {', '.join(ROLES)}", where)
         if not isinstance(msg.get("content"), str):
             raise InoculateError(f"{at} 'content' must be a string", where)
+        if len(msg["content"]) > MAX_CONTENT_CHARS:
+            raise InoculateError(f"{at} content is {len(msg['content']):,} characters (limit {MAX_CONTENT_CHARS:,})", where)
         if msg["role"] == "system" and i != 0:
             raise InoculateError(f"{at} is a system message; only the first message may be one", where)
         if msg["role"] == "assistant" and not msg["content"].strip():
@@ -109,8 +112,10 @@ def load_jsonl(path: str | Path, require_assistant: bool = True) -> list[Example
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, start=1):
             where = f"{path}:{lineno}"
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raise InoculateError("file starts with a UTF-8 byte-order mark (BOM); save it as plain UTF-8", where)
             try:
-                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise InoculateError(f"not valid UTF-8 (byte {e.start})", where) from e
             if not text.strip():

@@ -13,9 +13,12 @@ re-run skips finished work and an interrupted grid resumes where it stopped.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import random
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,13 +30,14 @@ from inoculate._config import from_dict
 from inoculate._io import atomic_write_json, atomic_write_jsonl, content_hash, read_json
 from inoculate.data import Example, dataset_hash, load_jsonl
 from inoculate.errors import InoculateError
-from inoculate.generation import GenerationConfig, generate
+from inoculate.generation import GenerationConfig, encode_prompts, generate
 from inoculate.inoculation import PromptSpec, apply_prompt
-from inoculate.models import EMBEDDED_MODEL, load_model, model_fingerprint
+from inoculate._provenance import provenance
+from inoculate.models import EMBEDDED_MODEL, load_model, load_tokenizer, model_fingerprint, resolve_model
 from inoculate.scorers import make_scorer
 from inoculate.settings import Arm, CustomSetting, Setting, Trait, check_setting, get_setting
 from inoculate.settings.base import check_arms
-from inoculate.training import TrainConfig, load_adapter, train_lora
+from inoculate.training import TrainConfig, encode_examples, load_adapter, train_lora
 
 
 @dataclass(frozen=True)
@@ -201,14 +205,58 @@ def _log(msg: str) -> None:
     print(f"[inoculate] {msg}", file=sys.stderr, flush=True)
 
 
+@contextmanager
+def _exclusive(out_dir: Path):
+    """Hold an advisory lock on the output folder: a second grid on the same folder is refused,
+    not interleaved. The kernel drops the lock when the process dies, so a crash never leaves
+    a stale lock behind."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise InoculateError(f"in use by {holder}; wait for it to finish or choose another --out",
+                                 str(out_dir)) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"inoculate run (pid {os.getpid()})")
+        f.flush()
+        yield
+
+
 def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = True) -> Path:
     """Run (or resume) the whole grid and write the report; return the report's path."""
+    out_dir = Path(out_dir)
+    plan = build_plan(spec)  # every input problem surfaces here or in preflight, before anything is written
+    preflight(plan)
+    with _exclusive(out_dir):
+        return _run(plan, out_dir, progress)
+
+
+def preflight(plan: Plan) -> None:
+    """Check with the tokenizer alone that the model loads and every prompt fits, so a bad grid
+    fails in a second instead of after hours of training."""
+    from transformers import AutoConfig
+
+    spec = plan.spec
+    tokenizer = load_tokenizer(spec.model)
+    context = getattr(AutoConfig.from_pretrained(resolve_model(spec.model)), "max_position_embeddings", None)
+    for arm in plan.arms:
+        encode_examples(tokenizer, apply_prompt(plan.train, arm.prompt), spec.train.max_length)
+    prompts = {content_hash(p): p for p in [None, *plan.base_contexts.values()]}
+    for prompt in prompts.values():
+        encode_prompts(tokenizer, apply_prompt(plan.evals, prompt), spec.generation.max_new_tokens, context)
+
+
+def _run(plan: Plan, out_dir: Path, progress: bool) -> Path:
     from inoculate.report import write_report
 
-    out_dir = Path(out_dir)
-    plan = build_plan(spec)
+    spec = plan.spec
     data_hash, evals_hash = dataset_hash(plan.train), dataset_hash(plan.evals)
     model_id = model_fingerprint(spec.model)
+    prov = provenance(spec.model)
     entries: list[dict[str, Any]] = []
     jobs: list[tuple[Arm | None, int, dict[str, PromptSpec | None]]] = []
     if spec.evaluate_base:
@@ -227,7 +275,8 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
         if arm is not None and not (run_dir / "losses.json").is_file():
             _log(f"{label}: training on {len(plan.train)} examples")
             model, tokenizer = load_model(spec.model, spec.train.device, spec.train.dtype)
-            atomic_write_json(run_dir / "run.json", {"arm": arm.name, "seed": seed, "key": train_key})
+            atomic_write_json(run_dir / "run.json", {"arm": arm.name, "seed": seed, "key": train_key,
+                                                     "provenance": prov})
             model, result = train_lora(model, tokenizer, apply_prompt(plan.train, arm.prompt), spec.train, seed,
                                        run_dir, progress)
             model = model.merge_and_unload()
@@ -245,11 +294,13 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
                     if arm is not None:
                         model = load_adapter(model, run_dir / "adapter")
                 prompts = apply_prompt(plan.evals, prompt)
+                partial = gen_path.with_suffix(".partial")
                 texts = generate(model, tokenizer, prompts, replace(spec.generation, seed=spec.generation.seed + seed),
-                                 progress, desc=f"{'base' if arm is None else arm.name}/{ctx_name}")
+                                 progress, desc=f"{'base' if arm is None else arm.name}/{ctx_name}", partial=partial)
                 atomic_write_jsonl(gen_path, [
                     {"prompt_id": p.id, "sample": s, "messages": p.prompt_messages(), "text": t}
                     for p, samples in zip(prompts, texts) for s, t in enumerate(samples)])
+                partial.unlink(missing_ok=True)
             if not score_path.is_file():
                 by_id = {p.id: p for p in plan.evals}
                 rows = [{"prompt_id": r["prompt_id"], "sample": r["sample"],
@@ -261,7 +312,7 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
                             "scores": score_path.name})
         _log(f"{label}: evaluated under {', '.join(contexts)} ({time.perf_counter() - started:.0f}s elapsed)")
     atomic_write_json(out_dir / "grid.json", {
-        "spec": spec, "setting": plan.setting.name, "model": model_id, "version": __version__,
+        "spec": spec, "setting": plan.setting.name, "model": model_id, "version": __version__, "provenance": prov,
         "n_train": len(plan.train), "n_eval": len(plan.evals), "data_hash": data_hash,
         "traits": [{"name": t.name, "wanted": t.wanted, "scorer": t.scorer.name, "config": t.scorer.config,
                     "description": t.description} for t in plan.traits],

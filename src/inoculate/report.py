@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from inoculate._faults import crash_point
 from inoculate._io import atomic_write_bytes, atomic_write_text
 from inoculate.experiment import load_grid
 from inoculate.stats import Estimate, diff_ci, mean_ci
@@ -184,6 +185,14 @@ def _csv(res: Results) -> str:
     return buf.getvalue()
 
 
+def _provenance_lines(prov: dict[str, Any] | None) -> list[str]:
+    if not prov:
+        return []
+    versions = ", ".join(f"{k} {v}" for k, v in prov["versions"].items())
+    return ["## Provenance", "", f"- source revision: `{prov['git']}`", f"- model checksum: `{prov['model_checksum']}`",
+            f"- versions: {versions}", f"- machine: {prov['machine']}"]
+
+
 def write_report(out_dir: str | Path) -> Path:
     """Write report/report.md, one PNG per trait and results.csv; return the Markdown path."""
     out_dir = Path(out_dir)
@@ -215,8 +224,9 @@ def write_report(out_dir: str | Path) -> Path:
             md += ["", "Untrained model under each prompt (how strongly the prompt elicits the trait before training):",
                    "", elicit]
     md += ["", "Per-run rates: `results.csv`. Per-sample generations and scores: `runs/*/generations-*.jsonl`, "
-           "`runs/*/scores-*.jsonl`.", ""]
+           "`runs/*/scores-*.jsonl`.", "", *_provenance_lines(grid.get("provenance")), ""]
     atomic_write_text(report_dir / "results.csv", _csv(res))
+    crash_point("report-write")
     path = report_dir / "report.md"
     atomic_write_text(path, "\n".join(md))
     return path

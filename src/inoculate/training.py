@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from inoculate._config import positive
-from inoculate._io import atomic_write_json
+from inoculate._faults import crash_point
+from inoculate._io import atomic_write_bytes, atomic_write_json
 from inoculate.data import Example
 from inoculate.errors import InoculateError
 
@@ -44,6 +45,7 @@ class TrainConfig:
     epochs: int = 1  # passes over the training data
     batch_size: int = 8  # examples per optimizer step
     max_length: int = 256  # tokens per example; longer ones are truncated (and counted)
+    checkpoint_every: int = 10  # optimizer steps between resumable checkpoints; 0 disables
     device: str = "auto"  # auto | cpu | cuda[:N]
     dtype: str = "auto"  # auto (fp32 on CPU, bf16 on GPU) | float32 | bfloat16 | float16
 
@@ -54,8 +56,8 @@ class TrainConfig:
             raise InoculateError(f"lr_schedule {self.lr_schedule!r} is not one of cosine, linear, constant", "train")
         if not 0 <= self.lora_dropout < 1:
             raise InoculateError("lora_dropout must be in [0, 1)", "train")
-        if self.warmup_steps < 0 or self.weight_decay < 0 or self.max_grad_norm < 0:
-            raise InoculateError("warmup_steps, weight_decay and max_grad_norm must be >= 0", "train")
+        if min(self.warmup_steps, self.weight_decay, self.max_grad_norm, self.checkpoint_every) < 0:
+            raise InoculateError("warmup_steps, weight_decay, max_grad_norm and checkpoint_every must be >= 0", "train")
         if not self.target_modules:
             raise InoculateError("target_modules must name at least one module", "train")
 
@@ -85,6 +87,17 @@ def encode_chat(tokenizer, messages: list[dict[str, str]], max_length: int) -> d
         labels[start:end] = input_ids[start:end]
     truncated = len(input_ids) > max_length
     return {"input_ids": input_ids[:max_length], "labels": labels[:max_length], "truncated": truncated}
+
+
+def encode_examples(tokenizer, examples: list[Example], max_length: int) -> list[dict[str, Any]]:
+    """encode_chat for each example; an example whose prompt leaves no room for its response is an error."""
+    encoded = [encode_chat(tokenizer, ex.messages, max_length) for ex in examples]
+    for i, e in enumerate(encoded):
+        if all(lab == IGNORE for lab in e["labels"]):
+            raise InoculateError(f"the prompt of training example {examples[i].id or i} fills max_length="
+                                 f"{max_length} tokens, leaving no response to learn; shorten it or raise "
+                                 "train.max_length", "train data")
+    return encoded
 
 
 def _collate(batch: list[dict[str, Any]], pad_id: int):
@@ -159,9 +172,7 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
     if not examples:
         raise InoculateError("no training examples")
     seed_everything(seed)
-    encoded = [encode_chat(tokenizer, ex.messages, config.max_length) for ex in examples]
-    if not any(IGNORE != lab for e in encoded for lab in e["labels"]):
-        raise InoculateError(f"every assistant turn was cut off by max_length={config.max_length}", "train")
+    encoded = encode_examples(tokenizer, examples, config.max_length)
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=list(config.target_modules), task_type="CAUSAL_LM")
     try:
@@ -177,11 +188,16 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
                               optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
     order_rng = torch.Generator().manual_seed(seed)
     device = next(peft_model.parameters()).device
-    losses, tokens, start = [], 0, time.perf_counter()
-    bar = tqdm(total=total_steps, desc="train", disable=not progress, leave=False)
+    checkpoint = Path(out_dir) / "checkpoint.pt" if out_dir is not None and config.checkpoint_every else None
+    losses, tokens = _resume(checkpoint, peft_model, optimizer, scheduler)
+    start = time.perf_counter()
+    bar = tqdm(total=total_steps, initial=len(losses), desc="train", disable=not progress, leave=False)
     for epoch in range(config.epochs):
+        # drawn every epoch, also when resuming, so the data order replays exactly
         order = torch.randperm(len(encoded), generator=order_rng).tolist()
         for step_in_epoch in range(steps_per_epoch):
+            if epoch * steps_per_epoch + step_in_epoch < len(losses):
+                continue  # done before the checkpoint we resumed from
             batch = [encoded[i] for i in order[step_in_epoch * config.batch_size:(step_in_epoch + 1) * config.batch_size]]
             ids, mask, labels = (t.to(device) for t in _collate(batch, tokenizer.pad_token_id))
             loss = response_loss(peft_model, ids, mask, labels)
@@ -196,14 +212,56 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
                            "lr": scheduler.get_last_lr()[0], "tokens": tokens})
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]['loss']:.3f}")
+            if checkpoint and len(losses) % config.checkpoint_every == 0 and len(losses) < total_steps:
+                _save_checkpoint(checkpoint, peft_model, optimizer, scheduler, losses, tokens)
+            crash_point("train-step")
     bar.close()
     peft_model.eval()
     result = TrainResult(losses, time.perf_counter() - start, tokens, sum(e["truncated"] for e in encoded))
     if out_dir is not None:
         save_adapter(peft_model, Path(out_dir) / "adapter")
+        # written last: its presence marks the run finished (see experiment.py)
         atomic_write_json(Path(out_dir) / "losses.json", {"losses": losses, "seconds": result.seconds,
                                                           "tokens": tokens, "truncated": result.truncated})
+        if checkpoint:
+            checkpoint.unlink(missing_ok=True)
     return peft_model, result
+
+
+def _trainable_state(peft_model) -> dict[str, Any]:
+    return {n: p.detach().clone() for n, p in peft_model.named_parameters() if p.requires_grad}
+
+
+def _save_checkpoint(path: Path, peft_model, optimizer, scheduler, losses, tokens) -> None:
+    """Everything needed to continue bit-for-bit: LoRA weights, optimizer, schedule, RNG, log."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"weights": _trainable_state(peft_model), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
+                "losses": losses, "tokens": tokens}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _resume(path: Path | None, peft_model, optimizer, scheduler) -> tuple[list[dict[str, float]], int]:
+    import torch
+
+    if path is None or not path.is_file():
+        return [], 0
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception:  # a checkpoint we cannot read is only lost time: start over
+        return [], 0
+    params = dict(peft_model.named_parameters())
+    with torch.no_grad():
+        for name, value in state["weights"].items():
+            params[name].copy_(value)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    return state["losses"], state["tokens"]
 
 
 def save_adapter(peft_model, target: Path) -> None:
