@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from inoculate.errors import InoculateError
 from inoculate.settings.base import Arm, CustomSetting, Setting, Trait, check_setting
+from inoculate.settings.gcd_sycophancy import GcdSycophancy
 from inoculate.settings.spanish_caps import SpanishCaps
 
-SETTINGS: dict[str, type[Setting]] = {SpanishCaps.name: SpanishCaps}
+SETTINGS: dict[str, type[Setting]] = {cls.name: cls for cls in (SpanishCaps, GcdSycophancy)}
 
 
 def get_setting(name: str) -> Setting:
