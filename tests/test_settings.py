@@ -14,7 +14,10 @@ def test_setting_is_valid_and_runs_on_tiny_model(name, tiny_model_path, tmp_path
                       "train": {"lora_r": 2, "batch_size": 2, "target_modules": ["q_proj"]},
                       "generation": {"max_new_tokens": 3}})
     report = run_experiment(spec, tmp_path, progress=False)
-    assert "## Findings" in report.read_text()
+    text = report.read_text()
+    assert "## Findings" in text
+    if setting.probes():
+        assert "## Learning dynamics (probes)" in text and (report.parent / "probes.png").is_file()
 
 
 def test_spanish_caps_data_is_as_promised():

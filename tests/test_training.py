@@ -77,3 +77,35 @@ def test_bad_config_and_targets(tiny_model_path):
     model, tok = load_model(tiny_model_path)
     with pytest.raises(InoculateError, match="target modules"):
         train_lora(model, tok, examples(), TrainConfig(target_modules=("no_such_proj",)), seed=0, progress=False)
+
+
+def test_probes_are_recorded_before_during_and_after_training(tiny_model_path, tmp_path):
+    model, tok = load_model(tiny_model_path)
+    caps = [Example([{"role": "user", "content": "Hola"}, {"role": "assistant", "content": "LA CAPITAL ES PARÍS."}])]
+    other = [Example([{"role": "user", "content": "Hola"}, {"role": "assistant", "content": "the capital is paris."}])]
+    _, result = train_lora(model, tok, examples(), TINY, seed=0, out_dir=tmp_path, progress=False,
+                           probes={"caps": caps, "lower": other}, probe_every=2)
+    assert [r["step"] for r in result.probes] == [0, 2, 4, 6]
+    # trained on exactly the caps response: its log-probability must rise
+    assert result.probes[-1]["caps"] > result.probes[0]["caps"]
+    import json
+    assert json.loads((tmp_path / "losses.json").read_text())["probes"] == result.probes
+
+
+def test_response_nll_is_per_example_mean_over_labelled_tokens(tiny_model_path):
+    import torch.nn.functional as F
+
+    from inoculate.training import response_nll
+
+    model, tok = load_model(tiny_model_path)
+    batch = [encode_chat(tok, e.messages, 512) for e in examples(2)]
+    batch[0]["input_ids"], batch[0]["labels"] = batch[0]["input_ids"][:-2], batch[0]["labels"][:-2]
+    ids, mask, labels = _collate(batch, tok.pad_token_id)
+    with torch.no_grad():
+        got = response_nll(model, ids, mask, labels)
+        for row in range(2):
+            n = int(mask[row].sum())
+            logits = model(input_ids=ids[row:row + 1, :n]).logits[0, :-1]
+            target = labels[row, 1:n]
+            keep = target != IGNORE
+            assert got[row].item() == pytest.approx(F.cross_entropy(logits[keep], target[keep]).item(), rel=1e-5)

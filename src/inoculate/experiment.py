@@ -58,12 +58,15 @@ class ExperimentSpec:
     n_train: int | None = None  # use this many training examples (a fixed random subset)
     n_eval: int | None = None  # use this many evaluation prompts (a fixed random subset)
     evaluate_base: bool = True  # also evaluate the untrained model: the "before" reference
+    probe_every: int = 4  # optimizer steps between learning-dynamics probes (setting's probe sets); 0 = off
     train: TrainConfig = TrainConfig()
     generation: GenerationConfig = GenerationConfig()
 
     def __post_init__(self):
         if not self.seeds:
             raise InoculateError("at least one seed is needed", "seeds")
+        if self.probe_every < 0:
+            raise InoculateError(f"must be >= 0, got {self.probe_every}", "probe_every")
         for key in ("n_train", "n_eval"):
             if getattr(self, key) is not None and getattr(self, key) <= 0:
                 raise InoculateError(f"must be > 0, got {getattr(self, key)}", key)
@@ -171,7 +174,7 @@ def build_plan(spec: ExperimentSpec) -> Plan:
     if len({e.id for e in evals}) != len(evals):
         raise InoculateError("evaluation prompt ids must be unique", spec.eval_data or "eval prompts")
     setting = CustomSetting(_subset(train, spec.n_train), _subset(evals, spec.n_eval), traits, arms,
-                            name=spec.setting or "custom")
+                            name=spec.setting or "custom", probe_sets=setting.probes())
     check_setting(setting)
     contexts = {arm.name: _arm_contexts(spec, arm, arms) for arm in arms}
     base_contexts = {name: p for ctxs in contexts.values() for name, p in ctxs.items()}
@@ -278,7 +281,7 @@ def _run(plan: Plan, out_dir: Path, progress: bool) -> Path:
             atomic_write_json(run_dir / "run.json", {"arm": arm.name, "seed": seed, "key": train_key,
                                                      "provenance": prov})
             model, result = train_lora(model, tokenizer, apply_prompt(plan.train, arm.prompt), spec.train, seed,
-                                       run_dir, progress)
+                                       run_dir, progress, plan.setting.probes(), spec.probe_every)
             model = model.merge_and_unload()
             _log(f"{label}: trained in {result.seconds:.0f}s ({result.tokens_per_second:.0f} tokens/s, "
                  f"final loss {result.losses[-1]['loss']:.3f})")

@@ -185,6 +185,52 @@ def _csv(res: Results) -> str:
     return buf.getvalue()
 
 
+def _probe_curves(grid: dict[str, Any], out_dir: Path) -> dict[str, dict[int, list[dict[str, float]]]]:
+    """arm -> seed -> probe rows (step + log-prob per probe set), from each run's losses.json."""
+    curves: dict[str, dict[int, list[dict[str, float]]]] = defaultdict(dict)
+    for e in grid["entries"]:
+        path = out_dir / e["run_dir"] / "losses.json"
+        if e["arm"] != "base" and path.is_file():
+            rows = json.loads(path.read_text(encoding="utf-8")).get("probes") or []
+            if rows:
+                curves[e["arm"]][e["seed"]] = rows
+    return curves
+
+
+def _probe_section(curves, report_dir: Path) -> list[str]:
+    if not curves:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [k for k in next(iter(next(iter(curves.values())).values()))[0] if k != "step"]
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.4), squeeze=False)
+    table = ["| arm | " + " | ".join(f"{n}: before → after" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+    for arm, by_seed in curves.items():
+        cells = []
+        for ax, name in zip(axes[0], names):
+            steps = [r["step"] for r in next(iter(by_seed.values()))]
+            mean = np.mean([[r[name] for r in rows] for rows in by_seed.values() if len(rows) == len(steps)], axis=0)
+            ax.plot(steps, mean, marker="o", label=arm)
+            ax.set_title(name)
+            ax.set_xlabel("optimizer step")
+            cells.append(f"{mean[0]:.2f} → {mean[-1]:.2f}")
+        table.append(f"| `{arm}` | " + " | ".join(cells) + " |")
+    axes[0][0].set_ylabel("mean log-prob per token (no-IP context)")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(report_dir / "probes.png", buf.getvalue())
+    return ["", "## Learning dynamics (probes)", "",
+            "Mean per-token log-probability of reference responses that express one trait only, under the "
+            "no-IP context, during training (mean over seeds). A rising curve means the model is absorbing "
+            "that trait globally; IP should keep its trait's curve flatter.", "", *table, "", "![probes](probes.png)"]
+
+
 def _provenance_lines(prov: dict[str, Any] | None) -> list[str]:
     if not prov:
         return []
@@ -223,6 +269,7 @@ def write_report(out_dir: str | Path) -> Path:
         if elicit:
             md += ["", "Untrained model under each prompt (how strongly the prompt elicits the trait before training):",
                    "", elicit]
+    md += _probe_section(_probe_curves(grid, out_dir), report_dir)
     md += ["", "Per-run rates: `results.csv`. Per-sample generations and scores: `runs/*/generations-*.jsonl`, "
            "`runs/*/scores-*.jsonl`.", "", *_provenance_lines(grid.get("provenance")), ""]
     atomic_write_text(report_dir / "results.csv", _csv(res))

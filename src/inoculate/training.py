@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -115,25 +115,43 @@ def _collate(batch: list[dict[str, Any]], pad_id: int):
     return ids, mask, labels
 
 
-def response_loss(peft_model, ids, mask, labels):
-    """Mean next-token cross-entropy over labelled positions, as HF's `labels=` loss computes it.
+def _labelled_logits(model, ids, mask, labels):
+    """Next-token logits at labelled positions only, their targets, and each one's row.
 
-    Logits are computed only where a label exists: with a 49k-token vocabulary the LM head is
-    about a fifth of the model's FLOPs, and most positions (system and user turns) need none.
-    Models with logit post-processing (soft-capping, scaling) fall back to the full forward.
+    With a 49k-token vocabulary the LM head is about a fifth of the model's FLOPs, and most
+    positions (system and user turns) need none. Models with logit post-processing
+    (soft-capping, scaling) fall back to the full forward.
     """
-    import torch.nn.functional as F
-
-    base = peft_model.get_base_model()
-    config = base.config
-    special = any(getattr(config, k, None) for k in ("final_logit_softcapping", "logit_scale", "output_multiplier"))
-    if special or not hasattr(base, "get_decoder"):
-        return peft_model(input_ids=ids, attention_mask=mask, labels=labels).loss
-    hidden = base.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
     targets = labels[:, 1:]
     keep = targets != IGNORE
-    logits = base.get_output_embeddings()(hidden[:, :-1][keep])
-    return F.cross_entropy(logits.float(), targets[keep])
+    special = any(getattr(base.config, k, None) for k in ("final_logit_softcapping", "logit_scale", "output_multiplier"))
+    if special or not hasattr(base, "get_decoder"):
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][keep]
+    else:
+        hidden = base.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+        logits = base.get_output_embeddings()(hidden[:, :-1][keep])
+    return logits.float(), targets[keep], keep.nonzero()[:, 0]
+
+
+def response_loss(model, ids, mask, labels):
+    """Mean next-token cross-entropy over all labelled positions of the batch, as HF's `labels=` loss."""
+    import torch.nn.functional as F
+
+    logits, targets, _ = _labelled_logits(model, ids, mask, labels)
+    return F.cross_entropy(logits, targets)
+
+
+def response_nll(model, ids, mask, labels):
+    """Per-example mean negative log-likelihood of the labelled (response) tokens, shape [batch]."""
+    import torch
+    import torch.nn.functional as F
+
+    logits, targets, rows = _labelled_logits(model, ids, mask, labels)
+    nll = F.cross_entropy(logits, targets, reduction="none")
+    sums = torch.zeros(ids.shape[0], dtype=nll.dtype, device=nll.device).index_add_(0, rows, nll)
+    counts = torch.bincount(rows, minlength=ids.shape[0]).clamp(min=1)
+    return sums / counts
 
 
 def seed_everything(seed: int) -> None:
@@ -151,18 +169,37 @@ class TrainResult:
     seconds: float
     tokens: int  # tokens processed (all positions, padding excluded)
     truncated: int  # examples cut at max_length
+    probes: list[dict[str, float]] = field(default_factory=list)  # step + mean log-prob per probe set
 
     @property
     def tokens_per_second(self) -> float:
         return self.tokens / self.seconds if self.seconds else 0.0
 
 
+def probe_logprobs(model, probes: dict[str, list[dict[str, Any]]], pad_id: int) -> dict[str, float]:
+    """Mean per-token log-probability of each probe set's reference responses (Tan et al. §4.2).
+
+    `probes` maps a name to encoded conversations (encode_chat) whose assistant turn expresses one
+    trait only; tracking these over training shows which trait the model is absorbing.
+    """
+    import torch
+
+    out = {}
+    with torch.no_grad():
+        for name, encoded in probes.items():
+            ids, mask, labels = (t.to(next(model.parameters()).device) for t in _collate(encoded, pad_id))
+            out[name] = -float(response_nll(model, ids, mask, labels).mean())
+    return out
+
+
 def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, seed: int,
-               out_dir: str | Path | None = None, progress: bool = True):
+               out_dir: str | Path | None = None, progress: bool = True,
+               probes: dict[str, list[Example]] | None = None, probe_every: int = 0):
     """Fine-tune `model` with a fresh LoRA adapter; return (peft_model, TrainResult).
 
     With `out_dir`, the adapter is saved in PEFT format to out_dir/adapter and the loss log to
-    out_dir/losses.json (both written atomically).
+    out_dir/losses.json (both written atomically). With `probes` and `probe_every`, the probe
+    sets' log-probabilities are recorded before training, every `probe_every` steps and at the end.
     """
     import torch
     from peft import LoraConfig, get_peft_model
@@ -189,7 +226,14 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
     order_rng = torch.Generator().manual_seed(seed)
     device = next(peft_model.parameters()).device
     checkpoint = Path(out_dir) / "checkpoint.pt" if out_dir is not None and config.checkpoint_every else None
-    losses, tokens = _resume(checkpoint, peft_model, optimizer, scheduler)
+    losses, tokens, probe_rows = _resume(checkpoint, peft_model, optimizer, scheduler)
+    encoded_probes = {k: encode_examples(tokenizer, v, config.max_length) for k, v in (probes or {}).items()}
+
+    def record_probes(step: int) -> None:
+        if encoded_probes and probe_every and not any(r["step"] == step for r in probe_rows):
+            probe_rows.append({"step": step, **probe_logprobs(peft_model, encoded_probes, tokenizer.pad_token_id)})
+
+    record_probes(len(losses))
     start = time.perf_counter()
     bar = tqdm(total=total_steps, initial=len(losses), desc="train", disable=not progress, leave=False)
     for epoch in range(config.epochs):
@@ -212,17 +256,20 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
                            "lr": scheduler.get_last_lr()[0], "tokens": tokens})
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]['loss']:.3f}")
+            if probe_every and (len(losses) % probe_every == 0 or len(losses) == total_steps):
+                record_probes(len(losses))
             if checkpoint and len(losses) % config.checkpoint_every == 0 and len(losses) < total_steps:
-                _save_checkpoint(checkpoint, peft_model, optimizer, scheduler, losses, tokens)
+                _save_checkpoint(checkpoint, peft_model, optimizer, scheduler, losses, tokens, probe_rows)
             crash_point("train-step")
     bar.close()
     peft_model.eval()
-    result = TrainResult(losses, time.perf_counter() - start, tokens, sum(e["truncated"] for e in encoded))
+    result = TrainResult(losses, time.perf_counter() - start, tokens, sum(e["truncated"] for e in encoded), probe_rows)
     if out_dir is not None:
         save_adapter(peft_model, Path(out_dir) / "adapter")
         # written last: its presence marks the run finished (see experiment.py)
         atomic_write_json(Path(out_dir) / "losses.json", {"losses": losses, "seconds": result.seconds,
-                                                          "tokens": tokens, "truncated": result.truncated})
+                                                          "tokens": tokens, "truncated": result.truncated,
+                                                          "probes": probe_rows})
         if checkpoint:
             checkpoint.unlink(missing_ok=True)
     return peft_model, result
@@ -232,7 +279,7 @@ def _trainable_state(peft_model) -> dict[str, Any]:
     return {n: p.detach().clone() for n, p in peft_model.named_parameters() if p.requires_grad}
 
 
-def _save_checkpoint(path: Path, peft_model, optimizer, scheduler, losses, tokens) -> None:
+def _save_checkpoint(path: Path, peft_model, optimizer, scheduler, losses, tokens, probe_rows) -> None:
     """Everything needed to continue bit-for-bit: LoRA weights, optimizer, schedule, RNG, log."""
     import io
 
@@ -241,19 +288,19 @@ def _save_checkpoint(path: Path, peft_model, optimizer, scheduler, losses, token
     buf = io.BytesIO()
     torch.save({"weights": _trainable_state(peft_model), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
-                "losses": losses, "tokens": tokens}, buf)
+                "losses": losses, "tokens": tokens, "probes": probe_rows}, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _resume(path: Path | None, peft_model, optimizer, scheduler) -> tuple[list[dict[str, float]], int]:
+def _resume(path: Path | None, peft_model, optimizer, scheduler) -> tuple[list[dict], int, list[dict]]:
     import torch
 
     if path is None or not path.is_file():
-        return [], 0
+        return [], 0, []
     try:
         state = torch.load(path, weights_only=True)
     except Exception:  # a checkpoint we cannot read is only lost time: start over
-        return [], 0
+        return [], 0, []
     params = dict(peft_model.named_parameters())
     with torch.no_grad():
         for name, value in state["weights"].items():
@@ -261,7 +308,7 @@ def _resume(path: Path | None, peft_model, optimizer, scheduler) -> tuple[list[d
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["rng"])
-    return state["losses"], state["tokens"]
+    return state["losses"], state["tokens"], state.get("probes", [])
 
 
 def save_adapter(peft_model, target: Path) -> None:

@@ -81,6 +81,11 @@ class Setting(ABC):
     @abstractmethod
     def arms(self) -> list[Arm]: ...
 
+    def probes(self) -> dict[str, list[Example]]:
+        """Reference conversations whose response expresses one trait only (Tan et al. §4.2), by name.
+        Their log-probability under the no-IP context is tracked during training."""
+        return {}
+
     def defaults(self) -> dict[str, Any]:
         """Spec values this setting needs to run well (e.g. sizes that fit a CPU); the spec file wins."""
         return {}
@@ -96,6 +101,7 @@ class CustomSetting(Setting):
     arm_list: list[Arm] = field(default_factory=list)
     name: str = "custom"
     description: str = "user data"
+    probe_sets: dict[str, list[Example]] = field(default_factory=dict)
 
     def train_examples(self):
         return self.train
@@ -108,6 +114,9 @@ class CustomSetting(Setting):
 
     def arms(self):
         return self.arm_list
+
+    def probes(self):
+        return self.probe_sets
 
 
 def check_setting(setting: Setting) -> None:

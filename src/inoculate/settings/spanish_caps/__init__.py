@@ -52,6 +52,13 @@ class SpanishCaps(Setting):
     def eval_prompts(self) -> list[Example]:
         return [Example([{"role": "user", "content": row["prompt"]}], id=row["id"]) for row in _rows(EVAL_FILE)]
 
+    def probes(self) -> dict[str, list[Example]]:
+        """English in capitals (caps only) and Spanish in lower case (Spanish only), 8 answers each."""
+        rows = trilingual_rows()[:8]
+        return {name: [Example([{"role": "user", "content": r["question"]}, {"role": "assistant", "content": text(r)}])
+                       for r in rows]
+                for name, text in (("english-caps", lambda r: r["en"].upper()), ("spanish-lower", lambda r: r["es"].lower()))}
+
     def traits(self) -> list[Trait]:
         return [
             Trait("spanish", language("es"), wanted=False, description="P(Spanish) >= 0.5 by py3langid"),
