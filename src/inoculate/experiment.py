@@ -46,6 +46,7 @@ class ExperimentSpec:
     the spec file < command-line --set overrides."""
 
     setting: str | None = "spanish-caps"  # built-in setting name; None = all data from the keys below
+    setting_args: dict[str, Any] = field(default_factory=dict)  # arguments of that setting (e.g. hack_fraction)
     model: str = EMBEDDED_MODEL  # embedded name, HF hub id, or local checkpoint folder
     seeds: tuple[int, ...] = (0,)  # one training run per arm per seed
     arms: dict[str, Any] | None = None  # replaces the setting's arms: name -> {prompt, role, targets, placement...}
@@ -114,7 +115,8 @@ def load_spec(source: str | Path | dict | None = None, overrides: list[str] = ()
     for text in overrides:
         raw = _deep_merge(raw, parse_override(text))
     setting = raw.get("setting", ExperimentSpec.setting)
-    defaults = get_setting(setting).defaults() if isinstance(setting, str) else {}
+    args = raw.get("setting_args") or {}
+    defaults = get_setting(setting, **args).defaults() if isinstance(setting, str) and isinstance(args, dict) else {}
     return from_dict(ExperimentSpec, _deep_merge(defaults, raw), where)
 
 
@@ -154,7 +156,7 @@ def _traits_from_spec(traits: dict[str, Any]) -> list[Trait]:
 
 def build_plan(spec: ExperimentSpec) -> Plan:
     if spec.setting is not None:
-        setting = get_setting(spec.setting)
+        setting = get_setting(spec.setting, **spec.setting_args)
     else:
         missing = [k for k in ("train_data", "eval_data", "traits", "arms") if getattr(spec, k) is None]
         if missing:
