@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 	$(BIN)/inoculate prepare-model
+	$(BIN)/inoculate prepare-data
 
 demo: setup
 	$(BIN)/inoculate run --out runs/demo

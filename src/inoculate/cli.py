@@ -154,13 +154,19 @@ def cmd_settings(args):
     from inoculate.settings import SETTINGS
 
     for name, cls in SETTINGS.items():
-        print(f"{name:<16} {cls.description}")
+        print(f"{name:<20} {cls.description}")
 
 
 def cmd_prepare_model(args):
     from inoculate.models import prepare_embedded_model
 
     print(f"embedded model ready at {prepare_embedded_model(force=args.force)}")
+
+
+def cmd_prepare_data(args):
+    from inoculate.settings.spurious_sentiment import prepare_data
+
+    print(f"sentiment data ready at {prepare_data(force=args.force)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("prepare-model", help="convert the embedded GGUF model into the cache")
     sp.add_argument("--force", action="store_true")
     sp.set_defaults(func=cmd_prepare_model)
+    sp = sub.add_parser("prepare-data", help="download and unpack the data built-in settings need (sentiment)")
+    sp.add_argument("--force", action="store_true")
+    sp.set_defaults(func=cmd_prepare_data)
     return p
 
 
