@@ -1,41 +1,39 @@
 """Run untrusted, model-written Python programs and report pass/fail, behind a real security boundary.
 
-Two tiers; `isolation()` picks one per process by running a probe program through each:
-
-* "namespaces" (root with CAP_SYS_ADMIN, as in CI): fresh pid, network, mount and IPC namespaces; the program runs
-  as an unprivileged uid of its own with no_new_privs, under a root pid 1 that only waits for it. Every mount is
-  read-only except a private tmpfs at /tmp (the working directory) and /dev/shm; /run is hidden. When pid 1 is
-  killed or exits, the kernel kills everything left in the namespace, setsid or not. No network but a downed lo.
-* "audit-hook" (fallback): a CPython audit hook, installed before the untrusted code, denies sockets, process
-  creation, signals, native code and writes outside a host temp dir; the uid is dropped where that works. Audit
-  hooks are not a security boundary in general (PEP 578): this tier is best effort.
-
-Both: CPU / address-space / file-size / process limits, a scrubbed environment, a wall-clock limit, capped output.
-The hook also denies network use in the first tier, so an attempt shows up as reason "blocked" in both.
+`isolation()` picks a tier once per process, by running a probe program through each:
+* "namespaces" (root with CAP_SYS_ADMIN, as in CI): fresh pid, network, mount and IPC namespaces; the program runs as
+  an unprivileged uid of its own with no_new_privs under a root pid 1 that only waits; all mounts are read-only but a
+  private tmpfs /tmp (the working directory) and /dev/shm; /run is hidden; the network is a downed loopback. When
+  pid 1 ends or is killed, the kernel kills everything left in the namespace, setsid or not.
+* "audit-hook" (fallback): a CPython audit hook denies sockets, process creation, signals, native code and writes
+  outside a host temp dir; the uid is dropped where that works. Audit hooks are no security boundary (PEP 578).
+Both add CPU, memory, file-size, process and wall-clock limits, a scrubbed environment and capped output; the hook
+also reports network attempts, as reason "blocked", in both.
 """
-# This file is also the child's bootstrap. The child runs it only down to the `__main__` guard, and every import
-# above the guard costs every run, so the host's imports come after it.
+# This file is also the child's bootstrap, which runs down to the `__main__` guard only: imports above the guard
+# cost every run, so the host's come after it.
 from __future__ import annotations
 
 import codecs
 import os
 import sys
 
-_UID_BASE, _UID_SLOTS = 64200, 256  # one uid per concurrent run, so RLIMIT_NPROC counts that run alone
+_UID_BASE, _UID_SLOTS = 64200, 256  # a uid per concurrent run, so RLIMIT_NPROC counts that run alone
 _CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWPID, _CLONE_NEWNET = 0x20000, 0x8000000, 0x20000000, 0x40000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = (
     1, 2, 4, 8, 32, 4096, 16384, 1 << 18)
+_PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS = 1, 38
 _KEEP_FLAGS = {"nosuid": 2, "nodev": 4, "noexec": 8, "noatime": 1024, "nodiratime": 2048, "relatime": 1 << 21}
-_DENY_EVENTS = frozenset({  # audit-hook tier only, like everything below but sockets
+_DENY_EVENTS = frozenset({  # this and the next three are for the audit-hook tier only
     "os.fork", "os.forkpty", "os.exec", "os.posix_spawn", "os.system", "subprocess.Popen", "os.kill", "os.killpg",
     "signal.pthread_kill", "os.chdir", "code.__new__", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
     "sys._current_frames"})  # not marshal.loads: every import of a .pyc uses it
 _DENY_IMPORTS = frozenset({"_ctypes", "_posixsubprocess", "_xxsubinterpreters", "_xxinterpchannels"})
-_FS_EVENTS = frozenset({
+_FS_EVENTS = frozenset({  # shutil and tempfile work through these and "open"
     "os.remove", "os.rmdir", "os.mkdir", "os.rename", "os.link", "os.symlink", "os.chmod", "os.chown", "os.utime",
-    "os.truncate", "os.setxattr", "os.removexattr", "shutil.rmtree", "shutil.copyfile", "shutil.copytree",
-    "shutil.move", "shutil.make_archive", "shutil.unpack_archive", "tempfile.mkstemp", "tempfile.mkdtemp"})
-_PROC_SECRETS = frozenset({"environ", "mem", "fd", "cmdline", "root", "cwd", "map_files", "task"})
+    "os.truncate", "os.setxattr", "os.removexattr"})
+_PROC_SECRETS = frozenset({  # /proc/<pid>/ entries that leak other processes' secrets to a program left as root
+    "environ", "mem", "fd", "cmdline", "root", "cwd", "map_files", "task"})
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -44,16 +42,20 @@ def _child_main(argv: list[str]) -> int:
     control, report, uid, cpu_s, memory_mb, file_mb, max_procs = map(int, argv[:7])
     tier, workdir = argv[7], argv[8]
     source = sys.stdin.buffer.read()
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
     call = _libc() if tier == "namespaces" else None
-    if call:
+    if call:  # should the host die, its thread's death kills this bootstrap, and the bootstrap's kills pid 1
+        call("prctl", _PR_SET_PDEATHSIG, 9, 0, 0, 0)
         call("unshare", _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWNS | _CLONE_NEWIPC)
     if pid := os.fork():
-        _wait(control, pid, announce=True)
+        _wait_and_exit(control, pid, announce=True)
     if call:  # this is pid 1 of the new namespaces
+        call("prctl", _PR_SET_PDEATHSIG, 9, 0, 0, 0)
         _isolate_filesystem(call, uid, file_mb)
         if pid := os.fork():  # the program must not be pid 1, which ignores signals it has no handler for (SIGXCPU...)
-            _wait(control, pid, announce=False)
+            _wait_and_exit(control, pid, announce=False)
     os.close(control)
     import resource
 
@@ -66,7 +68,7 @@ def _child_main(argv: list[str]) -> int:
         os.setgid(uid)
         os.setuid(uid)
     if call:
-        call("prctl", 38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid binaries cannot hand privileges back
+        call("prctl", _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid binaries cannot hand privileges back
     os.chdir(workdir)
     os.umask(0o077)
     path = os.path.join(workdir, "program.py")  # a real file, so tracebacks show the failing line
@@ -77,7 +79,7 @@ def _child_main(argv: list[str]) -> int:
     return _run(path, source)
 
 
-def _wait(control: int, pid: int, announce: bool) -> None:
+def _wait_and_exit(control: int, pid: int, announce: bool) -> None:
     # Only these trusted waiters hold the control pipe, so the program cannot forge its own exit status.
     if announce:  # the host kills this pid on timeout: pid 1 of the namespaces, or the program itself
         os.write(control, b"pid %d\n" % pid)
@@ -94,8 +96,7 @@ def _libc():
 
     def call(name: str, *args) -> None:
         if getattr(libc, name)(*(os.fsencode(a) if isinstance(a, str) else a for a in args)) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"{name}{args}: {os.strerror(err)}")
+            raise OSError(ctypes.get_errno(), f"{name}{args}: {os.strerror(ctypes.get_errno())}")
 
     return call
 
@@ -124,29 +125,28 @@ def _expose_interpreter(call) -> None:
     # the first ancestor others cannot enter with a tmpfs that holds only a bind mount of the interpreter's prefix.
     prefix = os.path.realpath(sys.base_prefix)
     parts = prefix.split("/")
-    for i in range(2, len(parts)):
-        ancestor = "/".join(parts[:i])
+    for ancestor in ("/".join(parts[:i]) for i in range(2, len(parts))):
         if not os.stat(ancestor).st_mode & 0o001:
             keep = os.open(prefix, os.O_PATH)
             os.umask(0o022)
             call("mount", "tmpfs", ancestor, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,mode=0755")
             os.makedirs(prefix)
             call("mount", f"/proc/self/fd/{keep}", prefix, None, _MS_BIND | _MS_REC, None)
-            return
+            break
 
 
 def _install_hook(report: int, strict: bool, workdir: str) -> None:
     # The hook consults only its default arguments, constants and methods of exact built-in types, never module
-    # globals or builtins (which the program can rebind), and no frame keeps it reachable. It denies by raising;
+    # globals or builtins (the program can rebind those), and no frame keeps it reachable. It denies by raising;
     # the note on the report pipe is best effort.
     def hook(event, args, _write=os.write, _fd=report, _strict=strict, _deny=_DENY_EVENTS, _imports=_DENY_IMPORTS,
              _fs=_FS_EVENTS, _secrets=_PROC_SECRETS, _inside=workdir + "/", _wflags=_WRITE_FLAGS, _str=str,
-             _bytes=bytes, _int=int, _tuple=tuple, _type=type, _oserror=OSError, _err=PermissionError):
-        if event.startswith("socket."):
-            denied = _strict or event != "socket.__new__" or args[1] != 1  # only creating AF_UNIX (asyncio's pairs)
+             _bytes=bytes, _int=int, _tuple=tuple, _type=type, _repr=repr, _oserror=OSError, _err=PermissionError):
+        if event.startswith("socket."):  # but creating AF_UNIX sockets (asyncio's pairs) and asking the hostname
+            denied = _strict or (args[1] != 1 if event == "socket.__new__" else event != "socket.gethostname")
         elif not _strict:
             return
-        elif event == "import":  # str.__str__ makes a str subclass with a doctored __eq__ a plain str
+        elif event == "import":  # str.__str__ turns a str subclass with a doctored __eq__ into a plain str
             denied = _str.__str__(args[0]) in _imports or _str.__str__(args[0]).startswith("_test")
         elif event == "object.__setattr__":
             denied = args[1] == "__code__"
@@ -154,8 +154,7 @@ def _install_hook(report: int, strict: bool, workdir: str) -> None:
             if event == "open" and _type(args[0]) is _int:
                 return
             # os.open (mode None) counts as a write even to read: a directory fd would let relative paths escape.
-            write = event != "open" or args[1] is None or args[2] & _wflags
-            denied = False
+            write, denied = event != "open" or args[1] is None or args[2] & _wflags, False
             for arg in args:
                 if _type(arg) is _bytes:
                     arg = arg.decode("utf-8", "surrogateescape")
@@ -172,7 +171,7 @@ def _install_hook(report: int, strict: bool, workdir: str) -> None:
                 _write(_fd, b"blocked " + event.encode() + b"\n")
             except _oserror:
                 pass
-            raise _err("sandbox: " + event + " is not allowed")
+            raise _err("sandbox: " + event + " " + _repr(args[:2])[:200] + " is not allowed")
 
     sys.addaudithook(hook)
 
@@ -206,6 +205,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+import warnings  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor, as_completed  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
@@ -243,30 +243,35 @@ _ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSE
 # Not -I: it implies -E, which would drop the fixed PYTHONHASHSEED (reproducible set order). The environment is
 # built from scratch, so -E guards nothing; -s and -S keep site-packages out.
 _FLAGS = ("-s", "-S", "-B")
+# The base interpreter, not a venv's: -S leaves the venv unused anyway, and the base's prefix is the one that
+# _expose_interpreter keeps reachable, so the program can start `sys.executable` itself.
+_PYTHON = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
 # The child gets this file's code compiled once here, ahead of the program on stdin: compiling it in every child
 # would cost each run ~7 ms, and the bytecode cache may be off (PYTHONDONTWRITEBYTECODE).
 _BOOT = "import marshal, sys; exec(marshal.loads(sys.stdin.buffer.read(int(sys.argv[1]))))"
-_slots_lock, _busy_slots = threading.Lock(), set()
-_isolation_lock, _isolation_state = threading.Lock(), None
+_lock, _busy_slots, _isolation_state = threading.RLock(), set(), None  # re-entered: probes take a slot
 
 
 def isolation() -> dict:
-    """The tier in use and how it isolates, probed once per process; `unavailable` says why tiers were skipped."""
+    """The tier in use, probed once per process; `unavailable` says why stronger tiers were passed over."""
     global _isolation_state
-    with _isolation_lock:
+    with _lock:
         if _isolation_state is None:
             notes = []
             for tier, drop in (("namespaces", True), ("audit-hook", True), ("audit-hook", False)):
                 if not (failure := _probe(tier, drop)):
                     break
                 notes.append(f"{tier}{' + uid drop' if drop else ''}: {failure}")
+            if tier != "namespaces":
+                warnings.warn(f"sandbox: only the best-effort audit-hook tier is available here ({notes[0]})")
             _isolation_state = {"tier": tier, "uid_drop": drop, "unavailable": notes}
-        return {**_isolation_state, "network": network_isolation(_isolation_state["tier"])}
+        state = dict(_isolation_state)
+    return {**state, "network": "netns" if state["tier"] == "namespaces" else "audit-hook"}
 
 
-def network_isolation(tier: str | None = None) -> str:
+def network_isolation() -> str:
     """"netns" when runs get an empty network namespace, else "audit-hook" (sockets denied in-process)."""
-    return "netns" if (tier or isolation()["tier"]) == "namespaces" else "audit-hook"
+    return isolation()["network"]
 
 
 def _probe(tier: str, drop: bool) -> str | None:
@@ -285,7 +290,7 @@ def run_program(source: str, limits: SandboxLimits = SandboxLimits()) -> Sandbox
 
 def run_many(sources: list[str], limits: SandboxLimits = SandboxLimits(), workers: int | None = None,
              progress: bool = False) -> list[SandboxResult]:
-    """Run programs in parallel, results in input order. By default 2 workers per CPU: runs wait on start-up."""
+    """Run programs in parallel, results in input order. By default 2 workers per CPU, as runs wait on start-up."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise InoculateError(f"workers must be a positive integer, got {workers!r}", "sandbox.run_many")
     if not all(isinstance(s, str) for s in sources):
@@ -309,13 +314,13 @@ def _boot_code() -> bytes:
 
 @contextlib.contextmanager
 def _uid_slot(drop: bool):
-    with _slots_lock:
+    with _lock:
         slot = min(set(range(_UID_SLOTS)) - _busy_slots, default=0)  # past 256 concurrent runs, uids are shared
         _busy_slots.add(slot)
     try:
         yield _UID_BASE + slot if drop else -1
     finally:
-        with _slots_lock:
+        with _lock:
             _busy_slots.discard(slot)
 
 
@@ -338,76 +343,71 @@ def _execute(source: str, limits: SandboxLimits, tier: str, drop: bool) -> Sandb
             try:
                 args = [len(_boot_code()), control_w, report_w, uid, limits.cpu_s, limits.memory_mb, limits.file_mb,
                         limits.max_procs, tier, workdir]
-                proc = subprocess.Popen([sys.executable, *_FLAGS, "-c", _BOOT, *map(str, args)], stdin=stdin,
+                proc = subprocess.Popen([_PYTHON, *_FLAGS, "-c", _BOOT, *map(str, args)], stdin=stdin,
                                         stdout=stdout, stderr=stderr, cwd="/", start_new_session=True,
-                                        env={**_ENV, "HOME": workdir, "TMPDIR": workdir}, pass_fds=(control_w, report_w))
+                                        env={**_ENV, "HOME": workdir, "TMPDIR": workdir},
+                                        pass_fds=(control_w, report_w))
             finally:
                 os.close(control_w)
                 os.close(report_w)
-            messages, timed_out = _supervise(proc, control, report, start + limits.wall_s)
+            timed_out = True  # until shown otherwise, so that an interrupt (Ctrl-C) still kills everything
+            try:
+                timed_out = not _wait_exit(proc.pid, start + limits.wall_s)
+            finally:
+                messages = _kill(proc, timed_out, control) + _read_available(report)
             outputs = []
             for f in (stdout, stderr):
                 f.seek(0)
                 outputs.append(f.read(limits.output_bytes + 1))
     except Exception as e:  # the sandbox itself failed (no disk space, no interpreter, ...): report, never raise
-        return SandboxResult(False, "error", None, "", f"sandbox error: {e!r}", round(time.monotonic() - start, 4))
+        message = f"sandbox error: {type(e).__name__}: {e}"
+        return SandboxResult(False, "error", None, "", message, round(time.monotonic() - start, 4))
     return _classify(messages, timed_out, outputs, limits, time.monotonic() - start)
 
 
-def _supervise(proc: subprocess.Popen, control: int, report: int, deadline: float) -> tuple[bytes, bool]:
-    """Wait for the bootstrap to end (or the deadline), then kill whatever is left; return what the pipes said."""
-    received, timed_out = {control: b"", report: b""}, False
+def _wait_exit(pid: int, deadline: float) -> bool:
+    """Whether the child exited by the deadline. It stays unreaped (WNOWAIT), so its pid and group id cannot be
+    reused by an unrelated process before _kill has signalled them."""
     try:
-        pidfd = os.pidfd_open(proc.pid)
+        pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
         pidfd = None  # Linux < 5.3: poll every 5 ms instead
-    poller = select.poll()
-    for fd in (control, report, pidfd):
-        if fd is not None:
-            poller.register(fd, select.POLLIN)
     try:
-        while not _exited(proc.pid):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                timed_out = True
-                break
-            for fd, _ in poller.poll(1000 * (left if pidfd is not None else min(left, 0.005))):
-                if fd in received:
-                    chunk = os.read(fd, 4096)
-                    received[fd] += chunk[: max(0, 4096 - len(received[fd]))]  # the program may spam the report pipe
-                    if not chunk:
-                        poller.unregister(fd)
+        while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            if (left := deadline - time.monotonic()) <= 0:
+                return False
+            if pidfd is not None:
+                select.select([pidfd], [], [], left)
+            else:
+                time.sleep(min(left, 0.005))
+        return True
     finally:
-        _kill(proc, received[control])
         if pidfd is not None:
             os.close(pidfd)
-    for fd in received:  # every writer is gone now
-        os.set_blocking(fd, False)
-        with contextlib.suppress(BlockingIOError):
-            received[fd] += os.read(fd, 4096)
-    return received[control] + received[report][:4096], timed_out
 
 
-def _exited(pid: int) -> bool:
-    # WNOWAIT leaves the bootstrap a zombie until _kill has signalled its process group: an unreaped pid (and so
-    # its group id) cannot be reused by an unrelated process in between.
-    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-
-
-def _kill(proc: subprocess.Popen, control: bytes) -> None:
+def _kill(proc: subprocess.Popen, timed_out: bool, control: int) -> bytes:
     # Killing pid 1 of the namespaces makes the kernel kill every process in them; the bootstrap then reaps it and
     # exits. The group kill is the backstop, and what ends the audit-hook tier, where forking is denied.
-    if not _exited(proc.pid):
-        for line in control.splitlines():
+    messages = _read_available(control)
+    if timed_out:
+        for line in messages.splitlines():
             if line.startswith(b"pid "):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(line.split()[1]), signal.SIGKILL)
-        give_up = time.monotonic() + 2
-        while not _exited(proc.pid) and time.monotonic() < give_up:
-            time.sleep(0.002)
+        _wait_exit(proc.pid, time.monotonic() + 2)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    return messages + _read_available(control)
+
+
+def _read_available(fd: int) -> bytes:
+    # Never blocks: a pipe still held open by a stray writer has no end. The first 4 KiB are all that is needed.
+    os.set_blocking(fd, False)
+    with contextlib.suppress(BlockingIOError):
+        return os.read(fd, 4096)
+    return b""
 
 
 def _classify(messages: bytes, timed_out: bool, outputs: list[bytes], limits: SandboxLimits,
