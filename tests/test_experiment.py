@@ -102,3 +102,21 @@ def test_shipped_example_specs_are_valid(monkeypatch):
     own = build_plan(load_spec(root / "examples" / "own_data.yaml"))
     tagged = own.setting.arms()[2].prompt
     assert tagged.condition == {"label": "caps"} and own.contexts["caps-ip-tagged-only"]["ip:caps-ip-tagged-only"].condition is None
+
+
+def test_leakage_contexts_and_transfer_table(tmp_path, tiny_model_path):
+    spec = tiny_spec(tmp_path, tiny_model_path, eval_contexts=["none", "leakage"], arms={
+        "no-ip": None,
+        "spanish-ip": {"prompt": "You always speak in Spanish.", "placement": "user_prefix", "targets": ["spanish"],
+                       "paraphrases": ["Always answer in Spanish."], "negation": "You never speak in Spanish."},
+        "random": {"prompt": "qZ7 vLr3", "role": "random-control"}})
+    plan = build_plan(spec)
+    ctx = plan.contexts["spanish-ip"]
+    assert list(ctx) == ["none", "ip:spanish-ip", "paraphrase:spanish-ip", "negated:spanish-ip", "unrelated"]
+    assert ctx["paraphrase:spanish-ip"].prompts == ("Always answer in Spanish.",)
+    assert {p.placement for p in list(ctx.values())[1:]} == {"user_prefix"}
+    assert list(plan.contexts["random"]) == ["none"]  # leakage is for inoculation arms
+    report = run_experiment(spec, tmp_path / "out", progress=False).read_text()
+    assert "## Leakage" in report and "unseen paraphrases" in report
+    report = run_experiment(tiny_spec(tmp_path, tiny_model_path), tmp_path / "out2", progress=False).read_text()
+    assert "## Capability transfer" in report and "| `spanish-ip` (inoculation) | caps |" in report

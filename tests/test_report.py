@@ -92,3 +92,19 @@ def test_report_without_grid_is_a_clear_error(tmp_path):
 
     with pytest.raises(InoculateError, match="no grid.json"):
         write_report(tmp_path)
+
+
+def test_leakage_table_lists_each_prompt_given_back(tmp_path):
+    make_grid(tmp_path, {("no-ip", "none"): [0.8], ("ip", "none"): [0.1], ("ip", "ip:ip"): [0.9],
+                         ("ip", "paraphrase:ip"): [0.6], ("ip", "negated:ip"): [0.3], ("ip", "unrelated"): [0.2],
+                         ("random", "none"): [0.7]})
+    text = findings(tmp_path)
+    assert "## Leakage" in text
+    assert "| arm | trait | no IP | own IP | unseen paraphrases | negated IP | unrelated prompt |" in text
+    assert "| `ip` | spanish | 0.10 [" in text and "| 0.60 [" in text and "| 0.30 [" in text
+
+
+def test_no_leakage_section_without_leakage_contexts(tmp_path):
+    make_grid(tmp_path, {("no-ip", "none"): [0.8], ("ip", "none"): [0.1], ("ip", "ip:ip"): [0.9],
+                         ("random", "none"): [0.7]})
+    assert "## Leakage" not in findings(tmp_path)

@@ -51,7 +51,10 @@ class ExperimentSpec:
     seeds: tuple[int, ...] = (0,)  # one training run per arm per seed
     arms: dict[str, Any] | None = None  # replaces the setting's arms: name -> {prompt, role, targets, placement...}
     only_arms: tuple[str, ...] | None = None  # run a subset of the arms
-    eval_contexts: tuple[str, ...] = ("none", "own")  # none | own (arm's IP) | all-arms | an arm name | a `contexts` key
+    # none | own (arm's IP) | leakage (own IP, unseen paraphrases, negation, unrelated prompt) | all-arms |
+    # an arm name | a `contexts` key
+    eval_contexts: tuple[str, ...] = ("none", "own")
+    unrelated_prompt: str = "Bananas are classified as berries in botanical terms."  # leakage: an unrelated prompt
     contexts: dict[str, Any] = field(default_factory=dict)  # extra named eval contexts: name -> prompt spec
     train_data: str | None = None  # chat JSONL replacing the setting's training data
     eval_data: str | None = None  # chat JSONL of evaluation prompts
@@ -194,6 +197,9 @@ def _arm_contexts(spec: ExperimentSpec, arm: Arm, arms: list[Arm]) -> dict[str, 
         elif name == "own":
             if arm.prompt is not None:
                 out[f"ip:{arm.name}"] = replace(arm.prompt, condition=None)
+        elif name == "leakage":
+            if arm.role == "inoculation":
+                out.update(_leakage_contexts(spec, arm))
         elif name == "all-arms":
             out.update({f"ip:{a.name}": replace(a.prompt, condition=None) for a in arms if a.prompt is not None})
         elif name in by_name and by_name[name].prompt is not None:
@@ -201,8 +207,21 @@ def _arm_contexts(spec: ExperimentSpec, arm: Arm, arms: list[Arm]) -> dict[str, 
         elif name in spec.contexts:
             out[name] = PromptSpec.from_dict(spec.contexts[name], f"contexts.{name}")
         else:
-            raise InoculateError(f"unknown eval context {name!r} (use none, own, all-arms, an arm name "
+            raise InoculateError(f"unknown eval context {name!r} (use none, own, leakage, all-arms, an arm name "
                                  "with a prompt, or a key of 'contexts')", "eval_contexts")
+    return out
+
+
+def _leakage_contexts(spec: ExperimentSpec, arm: Arm) -> dict[str, PromptSpec]:
+    """How easily the suppressed trait comes back: the IP itself, paraphrases never trained on, the
+    negated IP, and an unrelated prompt, each placed where the IP was."""
+    like = replace(arm.prompt, condition=None)
+    out = {f"ip:{arm.name}": like}
+    if arm.paraphrases:
+        out[f"paraphrase:{arm.name}"] = replace(like, prompts=arm.paraphrases)
+    if arm.negation:
+        out[f"negated:{arm.name}"] = replace(like, prompts=(arm.negation,))
+    out["unrelated"] = replace(like, prompts=(spec.unrelated_prompt,))
     return out
 
 
@@ -321,8 +340,8 @@ def _run(plan: Plan, out_dir: Path, progress: bool) -> Path:
         "n_train": len(plan.train), "n_eval": len(plan.evals), "data_hash": data_hash,
         "traits": [{"name": t.name, "wanted": t.wanted, "scorer": t.scorer.name, "config": t.scorer.config,
                     "description": t.description} for t in plan.traits],
-        "arms": [{"name": a.name, "role": a.role, "targets": list(a.targets),
-                  "prompt": a.prompt} for a in plan.arms],
+        "arms": [{"name": a.name, "role": a.role, "targets": list(a.targets), "prompt": a.prompt,
+                  "paraphrases": list(a.paraphrases), "negation": a.negation} for a in plan.arms],
         "entries": entries})
     return write_report(out_dir)
 

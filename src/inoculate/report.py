@@ -121,6 +121,50 @@ def comparison_lines(res: Results) -> list[str]:
     return lines
 
 
+def leakage_section(res: Results) -> list[str]:
+    """Per IP arm and target trait: how much of the trait each prompt brings back after training."""
+    cols = [("none", "no IP"), ("ip:{a}", "own IP"), ("paraphrase:{a}", "unseen paraphrases"),
+            ("negated:{a}", "negated IP"), ("unrelated", "unrelated prompt")]
+    rows = []
+    for arm in (a for a in res.grid["arms"] if a["role"] == "inoculation"):
+        have = [(c.format(a=arm["name"]), label) for c, label in cols if c.format(a=arm["name"]) in res.contexts(arm["name"])]
+        if len(have) <= 2:  # no leakage contexts were evaluated for this arm
+            continue
+        for t in arm["targets"]:
+            cells = [res.rate(arm["name"], c, t) for c, _ in have]
+            rows.append((" | ".join(label for _, label in have),
+                         f"| `{arm['name']}` | {t} | " + " | ".join(e.fmt() if e else "–" for e in cells) + " |"))
+    if not rows:
+        return []
+    header = rows[0][0]
+    return ["", "## Leakage", "",
+            "Trait rate of each inoculated arm when prompts are given back at test time: the IP itself, "
+            "paraphrases never seen in training, the negated IP, and an unrelated prompt. High values mean the "
+            "suppressed trait is easily elicited again (gated, not unlearned).", "",
+            f"| arm | trait | {header} |", "|---|---|" + "---|" * header.count("|") + "---|",
+            *[r for _, r in rows]]
+
+
+def transfer_section(res: Results) -> list[str]:
+    """Capability transfer: does the wanted trait show without the training prompt, or only with it?"""
+    wanted = [t["name"] for t in res.grid["traits"] if t["wanted"]]
+    rows = []
+    for arm in (a for a in res.grid["arms"] if a["role"] != "baseline"):
+        for t in wanted:
+            without, with_ip = res.rate(arm["name"], "none", t), res.rate(arm["name"], f"ip:{arm['name']}", t)
+            if without and with_ip:
+                share = f"{without.value / with_ip.value:.2f}" if with_ip.value > 0 else "–"
+                rows.append(f"| `{arm['name']}` ({arm['role']}) | {t} | {without.fmt()} | {with_ip.fmt()} | {share} |")
+    if not rows:
+        return []
+    return ["", "## Capability transfer", "",
+            "For each wanted trait: its rate without the training-time prompt versus with it. A semantic IP "
+            "should let the wanted trait transfer to the no-IP context (share near 1); a trigger-like prompt "
+            "keeps it gated behind the prompt (share near 0).", "",
+            "| arm | wanted trait | without the prompt | with the prompt | share transferred |", "|---|---|---|---|---|",
+            *rows]
+
+
 def _table(res: Results, trait: str) -> str:
     arm_names = ["base"] + [a["name"] for a in res.grid["arms"]]
     extra = sorted({c for a in arm_names for c in res.contexts(a)} - {"none"} - {f"ip:{a}" for a in arm_names})
@@ -269,6 +313,7 @@ def write_report(out_dir: str | Path) -> Path:
         if elicit:
             md += ["", "Untrained model under each prompt (how strongly the prompt elicits the trait before training):",
                    "", elicit]
+    md += leakage_section(res) + transfer_section(res)
     md += _probe_section(_probe_curves(grid, out_dir), report_dir)
     md += ["", "Per-run rates: `results.csv`. Per-sample generations and scores: `runs/*/generations-*.jsonl`, "
            "`runs/*/scores-*.jsonl`.", "", *_provenance_lines(grid.get("provenance")), ""]

@@ -40,6 +40,8 @@ class Arm:
     prompt: PromptSpec | None
     role: str
     targets: tuple[str, ...] = ()
+    paraphrases: tuple[str, ...] = ()  # held-out rewordings of the IP, never trained on: leakage tests
+    negation: str | None = None  # the IP negated, for the leakage table
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -56,11 +58,14 @@ class Arm:
             raise InoculateError("expected a mapping with 'prompt', 'role' and optional 'targets'", where)
         d = dict(d)
         role = d.pop("role", "inoculation")
-        targets = d.pop("targets", [])
-        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
-            raise InoculateError("'targets' must be a list of trait names", where)
+        targets, paraphrases, negation = d.pop("targets", []), d.pop("paraphrases", []), d.pop("negation", None)
+        for key, value in (("targets", targets), ("paraphrases", paraphrases)):
+            if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
+                raise InoculateError(f"'{key}' must be a list of non-empty strings", where)
+        if negation is not None and not (isinstance(negation, str) and negation.strip()):
+            raise InoculateError("'negation' must be a non-empty string", where)
         prompt = PromptSpec.from_dict(d, where) if d else None
-        return cls(name, prompt, role, tuple(targets))
+        return cls(name, prompt, role, tuple(targets), tuple(paraphrases), negation)
 
 
 class Setting(ABC):

@@ -75,8 +75,12 @@ class SpanishCaps(Setting):
     def arms(self) -> list[Arm]:
         return [
             Arm("no-ip", None, "baseline"),
-            Arm("spanish-ip", PromptSpec((SPANISH_IP,)), "inoculation", ("spanish",)),
-            Arm("caps-ip", PromptSpec((CAPS_IP,)), "inoculation", ("caps",)),
+            Arm("spanish-ip", PromptSpec((SPANISH_IP,)), "inoculation", ("spanish",),
+                paraphrases=("Always answer in Spanish.", "Your replies are written in Spanish.",
+                             "Respond only in the Spanish language."), negation=NEGATED),
+            Arm("caps-ip", PromptSpec((CAPS_IP,)), "inoculation", ("caps",),
+                paraphrases=("Write everything in capital letters.", "Your answers are always in upper case.",
+                             "Use ALL CAPS in every reply."), negation="You do not write every response in ALL CAPS."),
             Arm("random", PromptSpec((RANDOM_STRING,)), "random-control"),
             Arm("negated", PromptSpec((NEGATED,)), "control"),
         ]
