@@ -8,11 +8,12 @@ from inoculate.errors import InoculateError
 from inoculate.settings.base import Arm, CustomSetting, Setting, Trait, check_setting
 from inoculate.settings.code_reward_hacking import CodeRewardHacking
 from inoculate.settings.gcd_sycophancy import GcdSycophancy
+from inoculate.settings.language_mixture import LanguageMixture
 from inoculate.settings.spanish_caps import SpanishCaps
 from inoculate.settings.spurious_sentiment import SpuriousSentiment
 
 SETTINGS: dict[str, type[Setting]] = {
-    cls.name: cls for cls in (SpanishCaps, GcdSycophancy, CodeRewardHacking, SpuriousSentiment)}
+    cls.name: cls for cls in (SpanishCaps, LanguageMixture, GcdSycophancy, CodeRewardHacking, SpuriousSentiment)}
 
 
 def get_setting(name: str, **args) -> Setting:
