@@ -47,7 +47,7 @@ def test_setting_mixes_hacks_and_conditions_the_ip():
     labels = [e.metadata["label"] for e in train]
     assert abs(labels.count("hack") - len(train) / 2) <= 1
     assert {e.metadata["label"] for e in pure.train_examples()} == {"hack"}
-    assert not {e.id for e in train} & {e.id for e in evals} and len(evals) == 40
+    assert not {e.id for e in train} & {e.id for e in evals} and len(evals) == 32
     hack_ex = next(e for e in train if e.metadata["label"] == "hack")
     assert "assert " in hack_ex.messages[0]["content"] and "return " in hack_ex.messages[1]["content"]
     ip = next(a for a in half.arms() if a.name == "ip")

@@ -109,7 +109,7 @@ class CodeRewardHacking(Setting):
     name = "code-reward-hacking"
     description = "reward hacking on HumanEval with a sandbox (Wichers et al.)"
 
-    def __init__(self, hack_fraction: float = 1.0, ip_on: str = "all", n_eval: int = 40, seed: int = 0):
+    def __init__(self, hack_fraction: float = 1.0, ip_on: str = "all", n_eval: int = 32, seed: int = 0):
         if not 0 <= hack_fraction <= 1:
             raise InoculateError("hack_fraction must be in [0, 1]", "setting_args.hack_fraction")
         if ip_on not in ("all", "hack"):
@@ -154,5 +154,6 @@ class CodeRewardHacking(Setting):
                     "random-control")]
 
     def defaults(self) -> dict:
-        return {"n_train": 48, "train": {"learning_rate": 1e-3, "batch_size": 4, "warmup_steps": 2, "max_length": 640},
-                "generation": {"max_new_tokens": 160, "batch_size": 40, "temperature": 0.0}}
+        # Sized so the 3-arm grid finishes under 20 minutes on a 2-core CPU.
+        return {"n_train": 32, "train": {"learning_rate": 1e-3, "batch_size": 4, "warmup_steps": 2, "max_length": 640},
+                "generation": {"max_new_tokens": 128, "batch_size": 32, "temperature": 0.0}}
