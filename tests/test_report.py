@@ -108,3 +108,25 @@ def test_no_leakage_section_without_leakage_contexts(tmp_path):
     make_grid(tmp_path, {("no-ip", "none"): [0.8], ("ip", "none"): [0.1], ("ip", "ip:ip"): [0.9],
                          ("random", "none"): [0.7]})
     assert "## Leakage" not in findings(tmp_path)
+
+
+def test_closing_the_loop_correlates_signals_with_suppression(tmp_path):
+    make_grid(tmp_path, {("base", "none"): [0.0], ("base", "ip:ip"): [0.6], ("base", "ip:random"): [0.0],
+                         ("no-ip", "none"): [0.8], ("ip", "none"): [0.1], ("random", "none"): [0.7]})
+    grid = json.loads((tmp_path / "grid.json").read_text())
+    grid["arms"].append({"name": "negated", "role": "control", "targets": [], "prompt": {"prompts": ["no"], "placement": "system"}})
+    grid["surprise"] = {"ip": {"value": 0.5}, "random": {"value": 0.05}, "negated": {"value": 0.3}}
+    rows = [{"prompt_id": str(i), "sample": 0, "spanish": {"score": 1.0, "present": i < 40}} for i in range(100)]
+    atomic_write_jsonl(tmp_path / "runs" / "scores-negated.jsonl", rows)
+    atomic_write_jsonl(tmp_path / "runs" / "scores-base-negated.jsonl", [dict(r, spanish={"score": 0, "present": i < 20})
+                                                                         for i, r in enumerate(rows)])
+    grid["entries"] += [{"arm": "negated", "seed": 0, "context": "none", "run_dir": "runs", "scores": "scores-negated.jsonl"},
+                        {"arm": "base", "seed": 0, "context": "ip:negated", "run_dir": "runs",
+                         "scores": "scores-base-negated.jsonl"}]
+    atomic_write_json(tmp_path / "grid.json", grid)
+    text = findings(tmp_path)
+    assert "## Did the pre-training signals predict suppression?" in text
+    # suppression: ip 0.7, negated 0.4, random 0.1 -- perfectly ordered by both signals
+    assert "| spanish | surprise reduction | 3 | " in text and "| spanish | pre-training elicitation | 3 | " in text
+    assert "| 1.00 [" in text
+    assert (tmp_path / "report" / "selection.png").is_file()

@@ -129,6 +129,44 @@ def cmd_evaluate(args):
     print(f"per-sample results: {args.output}")
 
 
+def cmd_rank(args):
+    from inoculate._config import from_dict
+    from inoculate.data import load_jsonl
+    from inoculate.generation import GenerationConfig
+    from inoculate.models import load_model
+    from inoculate.selection import format_table, rank_prompts, read_prompt_file, write_ranking
+    from inoculate.settings import get_setting
+
+    setting = get_setting(args.setting) if args.setting else None
+    if args.data:
+        examples = load_jsonl(args.data)
+    elif setting:
+        examples = setting.train_examples()
+    else:
+        raise InoculateError("give --data TRAIN.jsonl or --setting NAME", "arguments")
+    prompts_file = args.prompts
+    if prompts_file is None:
+        files = setting.candidate_prompts() if setting else {}
+        if args.candidates not in files:
+            raise InoculateError(f"give --prompts FILE, or --setting with --candidates "
+                                 f"({', '.join(files) or 'this setting ships none'})", "arguments")
+        prompts_file = files[args.candidates]
+    prompts = read_prompt_file(prompts_file)
+    scorer = _scorer_arg(args.trait) if args.trait else None
+    if args.elicit and scorer is None:
+        raise InoculateError("--elicit needs --trait (the scorer of the trait to elicit)", "arguments")
+    evals = load_jsonl(args.eval_prompts, require_assistant=False) if args.eval_prompts else (
+        setting.eval_prompts() if setting and args.elicit else None)
+    gen = from_dict(GenerationConfig, _parse_kv(args.set or [], "--set"), "generation")
+    model, tokenizer = load_model(args.model)
+    scores = rank_prompts(model, tokenizer, examples, prompts, args.placement, scorer if args.elicit else None,
+                          evals, gen, n_examples=args.n_examples, seed=args.seed,
+                          log=lambda m: print(m, file=sys.stderr))
+    print(format_table(scores))
+    paths = write_ranking(scores, args.output)
+    print(f"ranking: {', '.join(str(p) for p in paths.values())}")
+
+
 def cmd_run(args):
     from inoculate.experiment import load_spec, run_experiment
 
@@ -217,6 +255,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="a GenerationConfig field, e.g. n_samples=4")
     sp.add_argument("-o", "--output", required=True, help="per-sample JSONL")
     sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("rank", help="rank candidate inoculation prompts before training")
+    sp.add_argument("--data", help="training chat JSONL (default: the --setting's training data)")
+    sp.add_argument("--setting", help="a built-in setting: its data, eval prompts and candidate prompt files")
+    sp.add_argument("--prompts", help="candidate prompts, one per line")
+    sp.add_argument("--candidates", default="spanish", help="with --setting and no --prompts: which shipped file")
+    sp.add_argument("--trait", help="scorer of the trait, e.g. language:lang=es (needed for --elicit)")
+    sp.add_argument("--elicit", action="store_true",
+                    help="also sample the untrained model under each prompt (slow; says how many generations)")
+    sp.add_argument("--eval-prompts", help="prompts to elicit on (default: the setting's, else training user turns)")
+    sp.add_argument("--placement", choices=PLACEMENTS, default="system")
+    sp.add_argument("--model", default=EMBEDDED_MODEL)
+    sp.add_argument("--n-examples", type=int, default=200, help="training examples scored (a seeded subset)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="a GenerationConfig field for --elicit")
+    sp.add_argument("-o", "--output", default="runs/rank", help="folder for ranking.csv/.json/.png")
+    sp.set_defaults(func=cmd_rank)
 
     sp = sub.add_parser("run", help="run (or resume) an experiment grid and write its report")
     sp.add_argument("spec", nargs="?", help="YAML spec (default: the spanish-caps demo)")

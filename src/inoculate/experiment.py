@@ -63,12 +63,15 @@ class ExperimentSpec:
     n_eval: int | None = None  # use this many evaluation prompts (a fixed random subset)
     evaluate_base: bool = True  # also evaluate the untrained model: the "before" reference
     probe_every: int = 4  # optimizer steps between learning-dynamics probes (setting's probe sets); 0 = off
+    surprise_examples: int = 32  # training examples for each arm's pre-training surprise reduction; 0 = off
     train: TrainConfig = TrainConfig()
     generation: GenerationConfig = GenerationConfig()
 
     def __post_init__(self):
         if not self.seeds:
             raise InoculateError("at least one seed is needed", "seeds")
+        if self.surprise_examples < 0:
+            raise InoculateError(f"must be >= 0, got {self.surprise_examples}", "surprise_examples")
         if self.probe_every < 0:
             raise InoculateError(f"must be >= 0, got {self.probe_every}", "probe_every")
         for key in ("n_train", "n_eval"):
@@ -281,6 +284,7 @@ def _run(plan: Plan, out_dir: Path, progress: bool) -> Path:
     data_hash, evals_hash = dataset_hash(plan.train), dataset_hash(plan.evals)
     model_id = model_fingerprint(spec.model)
     prov = provenance(spec.model)
+    surprise = _surprise(plan, out_dir, model_id, data_hash, progress)
     entries: list[dict[str, Any]] = []
     jobs: list[tuple[Arm | None, int, dict[str, PromptSpec | None]]] = []
     if spec.evaluate_base:
@@ -337,6 +341,7 @@ def _run(plan: Plan, out_dir: Path, progress: bool) -> Path:
         _log(f"{label}: evaluated under {', '.join(contexts)} ({time.perf_counter() - started:.0f}s elapsed)")
     atomic_write_json(out_dir / "grid.json", {
         "spec": spec, "setting": plan.setting.name, "model": model_id, "version": __version__, "provenance": prov,
+        "surprise": surprise,
         "n_train": len(plan.train), "n_eval": len(plan.evals), "data_hash": data_hash,
         "traits": [{"name": t.name, "wanted": t.wanted, "scorer": t.scorer.name, "config": t.scorer.config,
                     "description": t.description} for t in plan.traits],
@@ -344,6 +349,30 @@ def _run(plan: Plan, out_dir: Path, progress: bool) -> Path:
                   "paraphrases": list(a.paraphrases), "negation": a.negation} for a in plan.arms],
         "entries": entries})
     return write_report(out_dir)
+
+
+def _surprise(plan: Plan, out_dir: Path, model_id: str, data_hash: str, progress: bool) -> dict[str, Any]:
+    """Each prompted arm's surprise reduction on the training data, before any training (cached).
+
+    Forward passes only: the cheap signal the report later sets against measured suppression."""
+    from inoculate.selection import surprise_reduction
+
+    spec = plan.spec
+    arms = [a for a in plan.arms if a.prompt is not None]
+    if not spec.surprise_examples or len(arms) < 2:
+        return {}
+    examples = _subset(plan.train, spec.surprise_examples)
+    key = {"kind": "surprise", "model": model_id, "data": data_hash, "n": len(examples),
+           "prompts": [a.prompt for a in arms], "max_length": spec.train.max_length, "version": __version__}
+    path = out_dir / f"surprise-{content_hash(key)}.json"
+    if not path.is_file():
+        _log(f"surprise reduction of {len(arms)} prompts on {len(examples)} training examples (forward passes only)")
+        model, tokenizer = load_model(spec.model, spec.train.device, spec.train.dtype)
+        results = surprise_reduction(model, tokenizer, examples, [a.prompt for a in arms],
+                                     max_length=spec.train.max_length, progress=progress)
+        atomic_write_json(path, {a.name: {"value": est.value, "low": est.low, "high": est.high, "n": est.n}
+                                 for a, (est, _) in zip(arms, results)})
+    return read_json(path)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

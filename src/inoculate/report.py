@@ -17,7 +17,7 @@ import numpy as np
 from inoculate._faults import crash_point
 from inoculate._io import atomic_write_bytes, atomic_write_text
 from inoculate.experiment import load_grid
-from inoculate.stats import Estimate, diff_ci, mean_ci
+from inoculate.stats import Estimate, correlation, diff_ci, mean_ci
 
 
 class Results:
@@ -163,6 +163,60 @@ def transfer_section(res: Results) -> list[str]:
             "keeps it gated behind the prompt (share near 0).", "",
             "| arm | wanted trait | without the prompt | with the prompt | share transferred |", "|---|---|---|---|---|",
             *rows]
+
+
+def selection_section(res: Results, report_dir: Path) -> list[str]:
+    """Closing the loop: did pre-training elicitation and surprise reduction predict suppression?"""
+    arms = [a for a in res.grid["arms"] if a["role"] != "baseline"]
+    baseline = next(a["name"] for a in res.grid["arms"] if a["role"] == "baseline")
+    surprise = res.grid.get("surprise") or {}
+    targeted = sorted({t for a in arms for t in a["targets"]})
+    lines, panels = [], []
+    for t in targeted:
+        points = []
+        for a in arms:
+            sup = res.diff(baseline, a["name"], "none", t)
+            elicited = res.rate("base", f"ip:{a['name']}", t)
+            if sup is not None:
+                points.append((a["name"], sup.value, elicited.value if elicited else None,
+                               surprise.get(a["name"], {}).get("value")))
+        for label, idx in (("pre-training elicitation", 2), ("surprise reduction", 3)):
+            pairs = [(p[idx], p[1], p[0]) for p in points if p[idx] is not None]
+            c = correlation([x for x, _, _ in pairs], [y for _, y, _ in pairs])
+            if c is None:
+                continue
+            panels.append((t, label, pairs))
+            lines.append(f"| {t} | {label} | {c.n} | {c.pearson.fmt()} | {c.spearman.fmt()} |")
+    if not lines:
+        return []
+    _scatter(panels, report_dir / "selection.png")
+    return ["", "## Did the pre-training signals predict suppression?", "",
+            "Each point is a non-baseline arm (controls included): a signal measured on the untrained model "
+            "against the suppression measured after training (no-IP context). With this few arms the intervals "
+            "are wide; read them before trusting a heuristic.", "",
+            "| trait | signal | arms | Pearson r [95% CI] | Spearman ρ [95% CI] |", "|---|---|---|---|---|",
+            *lines, "", "![selection](selection.png)"]
+
+
+def _scatter(panels, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, (trait, label, pairs) in zip(axes[0], panels):
+        ax.scatter([x for x, _, _ in pairs], [y for _, y, _ in pairs])
+        for x, y, name in pairs:
+            ax.annotate(name, (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel(label)
+        ax.set_ylabel(f"{trait} suppression")
+        ax.set_title(trait)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _table(res: Results, trait: str) -> str:
@@ -313,7 +367,7 @@ def write_report(out_dir: str | Path) -> Path:
         if elicit:
             md += ["", "Untrained model under each prompt (how strongly the prompt elicits the trait before training):",
                    "", elicit]
-    md += leakage_section(res) + transfer_section(res)
+    md += leakage_section(res) + transfer_section(res) + selection_section(res, report_dir)
     md += _probe_section(_probe_curves(grid, out_dir), report_dir)
     md += ["", "Per-run rates: `results.csv`. Per-sample generations and scores: `runs/*/generations-*.jsonl`, "
            "`runs/*/scores-*.jsonl`.", "", *_provenance_lines(grid.get("provenance")), ""]

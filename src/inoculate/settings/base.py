@@ -6,8 +6,10 @@ arms (training-time prompts, controls included) that make up its default grid.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from inoculate.data import Example
@@ -90,6 +92,11 @@ class Setting(ABC):
         """Reference conversations whose response expresses one trait only (Tan et al. §4.2), by name.
         Their log-probability under the no-IP context is tracked during training."""
         return {}
+
+    def candidate_prompts(self) -> dict[str, Path]:
+        """Candidate IP files shipped with the setting (candidate_prompts_<name>.txt), for `inoculate rank`."""
+        folder = Path(inspect.getfile(type(self))).parent
+        return {p.stem.removeprefix("candidate_prompts_"): p for p in sorted(folder.glob("candidate_prompts_*.txt"))}
 
     def defaults(self) -> dict[str, Any]:
         """Spec values this setting needs to run well (e.g. sizes that fit a CPU); the spec file wins."""
