@@ -55,6 +55,7 @@ class ExperimentSpec:
     # an arm name | a `contexts` key
     eval_contexts: tuple[str, ...] = ("none", "own")
     unrelated_prompt: str = "Bananas are classified as berries in botanical terms."  # leakage: an unrelated prompt
+    headline_context: str = "none"  # the eval context where suppression is measured (backdoor: the trigger)
     contexts: dict[str, Any] = field(default_factory=dict)  # extra named eval contexts: name -> prompt spec
     train_data: str | None = None  # chat JSONL replacing the setting's training data
     eval_data: str | None = None  # chat JSONL of evaluation prompts
@@ -185,6 +186,8 @@ def build_plan(spec: ExperimentSpec) -> Plan:
                             name=spec.setting or "custom", probe_sets=setting.probes())
     check_setting(setting)
     contexts = {arm.name: _arm_contexts(spec, arm, arms) for arm in arms}
+    if any(spec.headline_context not in c for c in contexts.values()):
+        raise InoculateError(f"{spec.headline_context!r} is not among the eval contexts of every arm", "headline_context")
     base_contexts = {name: p for ctxs in contexts.values() for name, p in ctxs.items()}
     return Plan(spec, setting, setting.train, setting.evals, traits, arms, contexts, base_contexts)
 

@@ -33,6 +33,7 @@ class Results:
                 present = [r[t["name"]]["present"] for r in rows]  # None: not applicable to that prompt
                 self.samples[(e["arm"], e["context"], t["name"])][e["seed"]] = [float(p) for p in present if p is not None]
         self.seeds = sorted({e["seed"] for e in grid["entries"] if e["arm"] != "base"})
+        self.headline = grid["spec"].get("headline_context", "none")  # where suppression is measured
         self.level = "seeds" if len(self.seeds) > 1 else "samples"
 
     def _units(self, arm: str, context: str, trait: str) -> list[float] | None:
@@ -75,23 +76,24 @@ def _verdict(suppression: Estimate, semantic: Estimate | None) -> str:
 
 def comparison_lines(res: Results) -> list[str]:
     arms = res.grid["arms"]
+    h = res.headline
     baseline = next(a["name"] for a in arms if a["role"] == "baseline")
     random_arm = next((a["name"] for a in arms if a["role"] == "random-control"), None)
     traits = {t["name"]: t for t in res.grid["traits"]}
-    lines = []
+    lines = [] if h == "none" else [f"- Rates below are measured in the `{h}` test context, where this setting's trait shows."]
     for t in traits:
-        before, after = res.rate("base", "none", t), res.rate(baseline, "none", t)
+        before, after = res.rate("base", h, t), res.rate(baseline, h, t)
         if before and after:
-            learned = res.diff(baseline, "base", "none", t)
+            learned = res.diff(baseline, "base", h, t)
             lines.append(f"- **Learning, {t}**: untrained model {before.fmt()} → `{baseline}` arm {after.fmt()} "
                          f"(change {learned.fmt()}).")
     for arm in (a for a in arms if a["role"] == "inoculation"):
         for t in arm["targets"]:
-            sup = res.diff(baseline, arm["name"], "none", t)
+            sup = res.diff(baseline, arm["name"], h, t)
             if sup is None:
                 continue
-            sem = res.diff(random_arm, arm["name"], "none", t) if random_arm else None
-            shift = res.diff(baseline, random_arm, "none", t) if random_arm else None
+            sem = res.diff(random_arm, arm["name"], h, t) if random_arm else None
+            shift = res.diff(baseline, random_arm, h, t) if random_arm else None
             text = f"- **`{arm['name']}` on {t}**: suppression vs `{baseline}` {sup.fmt()}"
             if sem is not None:
                 text += f"; semantic part (vs `{random_arm}`) {sem.fmt()}; context-shift part {shift.fmt()}"
@@ -104,13 +106,13 @@ def comparison_lines(res: Results) -> list[str]:
             lines.append(text + f". Verdict: {_verdict(sup, sem)}")
         for t, info in traits.items():
             if info["wanted"] and t not in arm["targets"]:
-                kept, ref = res.rate(arm["name"], "none", t), res.rate(baseline, "none", t)
+                kept, ref = res.rate(arm["name"], h, t), res.rate(baseline, h, t)
                 if kept and ref:
                     lines.append(f"  - wanted trait {t} kept: {kept.fmt()} vs {ref.fmt()} in `{baseline}`.")
     targeted = sorted({t for a in arms for t in a["targets"]})
     for arm in (a for a in arms if a["role"] in ("control", "random-control")):
         for t in targeted:
-            sup = res.diff(baseline, arm["name"], "none", t)
+            sup = res.diff(baseline, arm["name"], h, t)
             if sup is None:
                 continue
             text = f"- **Control `{arm['name']}` ({arm['role']}) on {t}**: suppression vs `{baseline}` {sup.fmt()}."
@@ -175,7 +177,7 @@ def selection_section(res: Results, report_dir: Path) -> list[str]:
     for t in targeted:
         points = []
         for a in arms:
-            sup = res.diff(baseline, a["name"], "none", t)
+            sup = res.diff(baseline, a["name"], res.headline, t)
             elicited = res.rate("base", f"ip:{a['name']}", t)
             if sup is not None:
                 points.append((a["name"], sup.value, elicited.value if elicited else None,
@@ -251,16 +253,20 @@ def _figure(res: Results, trait: str) -> bytes:
 
     arm_names = [a for a in ["base"] + [a["name"] for a in res.grid["arms"]] if res.contexts(a)]
     fig, ax = plt.subplots(figsize=(1.3 * len(arm_names) + 2, 3.6))
-    for k, (ctx_of, label) in enumerate([(lambda a: "none", "no IP"), (lambda a: f"ip:{a}", "own IP")]):
+    series = [(lambda a: "none", "no IP"), (lambda a: f"ip:{a}", "own IP")]
+    if res.headline != "none":
+        series.insert(1, (lambda a: res.headline, res.headline))
+    width = 0.8 / len(series)
+    for k, (ctx_of, label) in enumerate(series):
         xs, ys, errs = [], [], []
         for i, arm in enumerate(arm_names):
             est = res.rate(arm, ctx_of(arm), trait)
             if est:
-                xs.append(i + (k - 0.5) * 0.38)
+                xs.append(i + (k - (len(series) - 1) / 2) * width)
                 ys.append(est.value)
                 errs.append([est.value - est.low, est.high - est.value])
         if xs:
-            ax.bar(xs, ys, width=0.38, yerr=np.array(errs).T, capsize=3, label=label)
+            ax.bar(xs, ys, width=width, yerr=np.array(errs).T, capsize=3, label=label)
     ax.set_xticks(range(len(arm_names)), arm_names, rotation=20)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(f"{trait} rate")

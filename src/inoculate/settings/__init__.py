@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 from inoculate.errors import InoculateError
+from inoculate.settings.backdoor import Backdoor
 from inoculate.settings.base import Arm, CustomSetting, Setting, Trait, check_setting
 from inoculate.settings.code_reward_hacking import CodeRewardHacking
 from inoculate.settings.gcd_sycophancy import GcdSycophancy
@@ -13,7 +14,8 @@ from inoculate.settings.spanish_caps import SpanishCaps
 from inoculate.settings.spurious_sentiment import SpuriousSentiment
 
 SETTINGS: dict[str, type[Setting]] = {
-    cls.name: cls for cls in (SpanishCaps, LanguageMixture, GcdSycophancy, CodeRewardHacking, SpuriousSentiment)}
+    cls.name: cls
+    for cls in (SpanishCaps, LanguageMixture, Backdoor, GcdSycophancy, CodeRewardHacking, SpuriousSentiment)}
 
 
 def get_setting(name: str, **args) -> Setting:
