@@ -207,6 +207,28 @@ def cmd_prepare_data(args):
     print(f"sentiment data ready at {prepare_data(force=args.force)}")
 
 
+def _add_rank_parser(sub) -> None:
+    from inoculate.inoculation import PLACEMENTS
+    from inoculate.models import EMBEDDED_MODEL
+
+    sp = sub.add_parser("rank", help="rank candidate inoculation prompts before training")
+    sp.add_argument("--data", help="training chat JSONL (default: the --setting's training data)")
+    sp.add_argument("--setting", help="a built-in setting: its data, eval prompts and candidate prompt files")
+    sp.add_argument("--prompts", help="candidate prompts, one per line")
+    sp.add_argument("--candidates", default="spanish", help="with --setting and no --prompts: which shipped file")
+    sp.add_argument("--trait", help="scorer of the trait, e.g. language:lang=es (needed for --elicit)")
+    sp.add_argument("--elicit", action="store_true",
+                    help="also sample the untrained model under each prompt (slow; says how many generations)")
+    sp.add_argument("--eval-prompts", help="prompts to elicit on (default: the setting's, else training user turns)")
+    sp.add_argument("--placement", choices=PLACEMENTS, default="system")
+    sp.add_argument("--model", default=EMBEDDED_MODEL)
+    sp.add_argument("--n-examples", type=int, default=200, help="training examples scored (a seeded subset)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="a GenerationConfig field for --elicit")
+    sp.add_argument("-o", "--output", default="runs/rank", help="folder for ranking.csv/.json/.png")
+    sp.set_defaults(func=cmd_rank)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from inoculate import __version__
     from inoculate.inoculation import PLACEMENTS
@@ -256,22 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, help="per-sample JSONL")
     sp.set_defaults(func=cmd_evaluate)
 
-    sp = sub.add_parser("rank", help="rank candidate inoculation prompts before training")
-    sp.add_argument("--data", help="training chat JSONL (default: the --setting's training data)")
-    sp.add_argument("--setting", help="a built-in setting: its data, eval prompts and candidate prompt files")
-    sp.add_argument("--prompts", help="candidate prompts, one per line")
-    sp.add_argument("--candidates", default="spanish", help="with --setting and no --prompts: which shipped file")
-    sp.add_argument("--trait", help="scorer of the trait, e.g. language:lang=es (needed for --elicit)")
-    sp.add_argument("--elicit", action="store_true",
-                    help="also sample the untrained model under each prompt (slow; says how many generations)")
-    sp.add_argument("--eval-prompts", help="prompts to elicit on (default: the setting's, else training user turns)")
-    sp.add_argument("--placement", choices=PLACEMENTS, default="system")
-    sp.add_argument("--model", default=EMBEDDED_MODEL)
-    sp.add_argument("--n-examples", type=int, default=200, help="training examples scored (a seeded subset)")
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="a GenerationConfig field for --elicit")
-    sp.add_argument("-o", "--output", default="runs/rank", help="folder for ranking.csv/.json/.png")
-    sp.set_defaults(func=cmd_rank)
+    _add_rank_parser(sub)
 
     sp = sub.add_parser("run", help="run (or resume) an experiment grid and write its report")
     sp.add_argument("spec", nargs="?", help="YAML spec (default: the spanish-caps demo)")
