@@ -148,7 +148,7 @@ def test_prompts_longer_than_the_context(tmp_path, capsys, tiny_model_path):
                                    "--set", "max_length=64"], "train data", "leaving no response to learn")
     assert not (tmp_path / "out").exists()
     prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text(line({"messages": [{"role": "user", "content": "capital " * 600}], "id": "p1"}) + "\n")
+    prompts.write_text(line({"messages": [{"role": "user", "content": "capital " * 3000}], "id": "p1"}) + "\n")
     assert_one_line_error(capsys, ["evaluate", "--prompts", str(prompts), "--model", tiny_model_path, "--trait", "caps",
                                    "-o", str(tmp_path / "o.jsonl")], "evaluation prompts", "exceeds the model's context")
     assert not (tmp_path / "o.jsonl").exists()

@@ -26,6 +26,16 @@ def examples(n=6):
             for i, (q, a) in enumerate((pairs * (n // len(pairs) + 1))[:n])]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # The tiny model gains nothing from a second thread, and on a shared 2-core machine the
+    # threads' barrier waiting on a busy core made this file take 40 s instead of 7.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tiny(tiny_model_path):
     model, tok = load_model(tiny_model_path)
@@ -134,12 +144,12 @@ def test_prompt_file_errors_name_file_and_line(tmp_path, content, where, message
 
 def test_prompt_longer_than_the_context_names_its_line_or_index(tiny, tmp_path):
     model, tok = tiny
-    long = " ".join(["qZ7 vLr3 mXp0"] * 200)  # far over the tiny model's 512 positions
+    long = " ".join(["qZ7 vLr3 mXp0"] * 800)  # far over the tiny model's 2048 positions
     path = tmp_path / "prompts.txt"
     path.write_text(f"You always speak in Spanish.\n{long}\n", encoding="utf-8")
     with pytest.raises(InoculateError) as e:
         rank_prompts(model, tok, examples(), read_prompt_file(path), progress=False)
-    assert e.value.where == f"{path}:2" and "over the model's context of 512" in e.value.message
+    assert e.value.where == f"{path}:2" and "over the model's context of 2048" in e.value.message
     with pytest.raises(InoculateError) as e:
         rank_prompts(model, tok, examples(), ["fine", long], progress=False)
     assert e.value.where == "prompts[1]"

@@ -358,7 +358,7 @@ def _surprise(plan: Plan, out_dir: Path, model_id: str, data_hash: str, progress
     """Each prompted arm's surprise reduction on the training data, before any training (cached).
 
     Forward passes only: the cheap signal the report later sets against measured suppression."""
-    from inoculate.selection import surprise_reduction
+    from inoculate.selection import context_limit, surprise_reduction
 
     spec = plan.spec
     arms = [a for a in plan.arms if a.prompt is not None]
@@ -366,13 +366,15 @@ def _surprise(plan: Plan, out_dir: Path, model_id: str, data_hash: str, progress
         return {}
     examples = _subset(plan.train, spec.surprise_examples)
     key = {"kind": "surprise", "model": model_id, "data": data_hash, "n": len(examples),
-           "prompts": [a.prompt for a in arms], "max_length": spec.train.max_length, "version": __version__}
+           "prompts": [a.prompt for a in arms], "version": __version__}
     path = out_dir / f"surprise-{content_hash(key)}.json"
     if not path.is_file():
         _log(f"surprise reduction of {len(arms)} prompts on {len(examples)} training examples (forward passes only)")
         model, tokenizer = load_model(spec.model, spec.train.device, spec.train.dtype)
+        # the model's context, not train.max_length: training truncates long examples (and counts
+        # them), while surprise is measured on whole responses and refuses to cut them
         results = surprise_reduction(model, tokenizer, examples, [a.prompt for a in arms],
-                                     max_length=spec.train.max_length, progress=progress)
+                                     max_length=context_limit(model, tokenizer), progress=progress)
         atomic_write_json(path, {a.name: {"value": est.value, "low": est.low, "high": est.high, "n": est.n}
                                  for a, (est, _) in zip(arms, results)})
     return read_json(path)
