@@ -1,0 +1,223 @@
+"""Generation throughput: inoculate.generation.generate (batched, left padding) vs a naive loop
+that calls model.generate once per prompt.
+
+Same model (the embedded SmolLM2-135M-Instruct, untrained, fp32, CPU), same prompts (the demo's
+64 spanish-caps evaluation prompts, chat template with the generation prompt), same settings
+(max_new_tokens 32, 1 sample; sampling at temperature 1.0, and greedy). Both timings cover the
+whole call: chat template, tokenisation, generation and decoding. Generated tokens are counted
+the same way for both: each sequence's new tokens up to and including its first end-of-sequence
+token (all max_new_tokens when it never ends); padding after EOS is not counted. Runs alternate
+(batched, naive, batched, naive, ...) so machine drift cancels in the per-pair ratios.
+
+    python bench/generation_throughput.py [--pairs 2] [--prompts 64] [--modes sample greedy]
+
+Prints a table and writes bench/results/generation_throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (CpuMonitor, load_snapshot, log, machine, median, now, table,  # noqa: E402
+                     wait_for_quiet, write_result)
+
+MODEL = "smollm2-135m"
+
+
+def eos_ids(model, tokenizer) -> set[int]:
+    ids = model.generation_config.eos_token_id
+    ids = set(ids if isinstance(ids, (list, tuple)) else [ids] if ids is not None else [])
+    ids.add(tokenizer.eos_token_id)
+    return ids
+
+
+def count_new(row, eos: set[int]) -> int:
+    """New tokens up to and including the first EOS."""
+    for k, tok in enumerate(row.tolist()):
+        if tok in eos:
+            return k + 1
+    return len(row)
+
+
+def run_batched(model, tokenizer, prompts, config, eos) -> dict:
+    """inoculate.generation.generate, with model.generate wrapped to count the tokens it returns."""
+    from inoculate.generation import generate
+
+    counted = []
+    original = model.generate
+
+    def counting_generate(*args, **kwargs):
+        out = original(*args, **kwargs)
+        width = kwargs["input_ids"].shape[1]
+        counted.extend(count_new(row[width:], eos) for row in out)
+        return out
+
+    model.generate = counting_generate
+    try:
+        t0 = time.perf_counter()
+        texts = generate(model, tokenizer, prompts, config, progress=False)
+        seconds = time.perf_counter() - t0
+    finally:
+        del model.generate  # back to the class method
+    return {"seconds": seconds, "tokens": sum(counted), "sequences": len(counted),
+            "texts": [t[0] for t in texts]}
+
+
+def run_naive(model, tokenizer, prompts, config, eos) -> dict:
+    """One model.generate call per prompt, no padding."""
+    import torch
+
+    sampling = dict(do_sample=True, temperature=config.temperature, top_p=config.top_p) if config.temperature > 0 \
+        else dict(do_sample=False)
+    counted, texts = [], []
+    t0 = time.perf_counter()
+    for i, p in enumerate(prompts):
+        text = tokenizer.apply_chat_template(p.prompt_messages(), tokenize=False, add_generation_prompt=True)
+        enc = tokenizer(text, add_special_tokens=False, return_tensors="pt")
+        torch.manual_seed(config.seed * 1_000_003 + i)
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=config.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                 **sampling)
+        new = out[0, enc["input_ids"].shape[1]:]
+        counted.append(count_new(new, eos))
+        texts.append(tokenizer.decode(new, skip_special_tokens=True).strip())
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "tokens": sum(counted), "sequences": len(counted), "texts": texts}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pairs", type=int, default=2, help="(batched, naive) pairs per mode, run alternately")
+    ap.add_argument("--prompts", type=int, default=64, help="evaluation prompts (the demo uses 64)")
+    ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=64, help="generate()'s batch size (the demo uses 64)")
+    ap.add_argument("--modes", nargs="+", default=["sample", "greedy"], choices=["sample", "greedy"])
+    ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
+                    help="before each pair, wait up to this long for other processes to leave the CPUs idle")
+    ap.add_argument("--max-others", type=float, default=None, metavar="CORES",
+                    help="reject (and redo) a pair during which other processes used more than this many cores")
+    ap.add_argument("--retries", type=int, default=4, help="extra pairs allowed per mode to replace rejected ones")
+    ap.add_argument("--name", default="generation_throughput", help="results file name (bench/results/NAME.json)")
+    opts = ap.parse_args()
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+    import transformers
+
+    from inoculate.generation import GenerationConfig
+    from inoculate.models import load_model
+    from inoculate.settings import get_setting
+
+    transformers.logging.set_verbosity_error()
+    waits = []
+
+    def settle(label: str) -> None:
+        if opts.wait_quiet:
+            w = wait_for_quiet(timeout_s=opts.wait_quiet)
+            waits.append({"before": label, **w})
+            log(f"waited {w['waited_s']:.0f} s for a quiet machine before {label}: quiet={w['quiet']}")
+
+    started = now()
+    load_before = load_snapshot()
+    log(f"load before: {load_before['loadavg']}")
+    prompts = get_setting("spanish-caps").eval_prompts()
+    prompts = random.Random(0).sample(prompts, min(opts.prompts, len(prompts)))  # the demo's fixed subset
+    model, tokenizer = load_model(MODEL, device="cpu", dtype="float32")
+    model.eval()
+    eos = eos_ids(model, tokenizer)
+
+    # one short untimed call of each path so that one-off initialisation is not charged to the first run
+    warm = GenerationConfig(max_new_tokens=2, batch_size=opts.batch_size)
+    run_batched(model, tokenizer, prompts[:4], warm, eos)
+    run_naive(model, tokenizer, prompts[:2], warm, eos)
+
+    runs, rejected = [], []
+    for mode in opts.modes:
+        config = GenerationConfig(max_new_tokens=opts.max_new_tokens, temperature=1.0 if mode == "sample" else 0.0,
+                                  top_p=1.0, n_samples=1, batch_size=opts.batch_size, seed=0)
+        accepted = attempt = 0
+        while accepted < opts.pairs and attempt < opts.pairs + opts.retries:
+            attempt += 1
+            pair = accepted
+            settle(f"{mode} pair {pair + 1}")
+            this_pair = []
+            for which in ("batched", "naive"):
+                load = os.getloadavg()[0]
+                log(f"{mode} pair {pair + 1}/{opts.pairs}: {which} (load {load:.2f})")
+                fn = run_batched if which == "batched" else run_naive
+                with CpuMonitor() as mon:
+                    r = fn(model, tokenizer, prompts, config, eos)
+                r.update(mode=mode, method=which, pair=pair, loadavg_1m_before=load,
+                         others_cores=mon.result["others_cores"],
+                         tokens_per_s=r["tokens"] / r["seconds"])
+                log(f"  {r['tokens']} tokens in {r['seconds']:.1f} s = {r['tokens_per_s']:.1f} tokens/s "
+                    f"(others used {r['others_cores']:.2f} cores)")
+                this_pair.append(r)
+            worst = max(r["others_cores"] for r in this_pair)
+            if opts.max_others is not None and worst > opts.max_others:
+                log(f"  pair rejected: other processes used {worst:.2f} cores (> --max-others {opts.max_others})")
+                rejected.extend(this_pair)
+            else:
+                runs.extend(this_pair)
+                accepted += 1
+    load_after = load_snapshot()
+
+    summary = {}
+    rows = []
+    for mode in opts.modes:
+        b = [r for r in runs if r["mode"] == mode and r["method"] == "batched"]
+        n = [r for r in runs if r["mode"] == mode and r["method"] == "naive"]
+        ratios = [x["tokens_per_s"] / y["tokens_per_s"] for x, y in zip(b, n)]
+        # greedy: share of prompts whose batched and naive texts agree (padding changes fp32 rounding a little)
+        same_greedy = median([sum(p == q for p, q in zip(x["texts"], y["texts"])) / len(x["texts"])
+                              for x, y in zip(b, n)]) if mode == "greedy" else None
+        summary[mode] = {"ratios_batched_over_naive": ratios, "median_ratio": median(ratios),
+                         "median_tokens_per_s": {"batched": median([r["tokens_per_s"] for r in b]),
+                                                 "naive": median([r["tokens_per_s"] for r in n])},
+                         "greedy_share_identical_texts": same_greedy}
+        for pair, (x, y) in enumerate(zip(b, n)):
+            rows.append([mode, pair + 1, f"{x['tokens']}", f"{x['tokens_per_s']:.1f}", f"{y['tokens']}",
+                         f"{y['tokens_per_s']:.1f}", f"{ratios[pair]:.2f}", f"{x['others_cores']:.2f}",
+                         f"{y['others_cores']:.2f}"])
+    print(f"\nGeneration throughput: {len(prompts)} spanish-caps eval prompts, max_new_tokens {opts.max_new_tokens}, "
+          f"1 sample, generate() batch {opts.batch_size}; fp32 CPU, {torch.get_num_threads()} threads")
+    print(table(["mode", "pair", "batched tok", "batched tok/s", "naive tok", "naive tok/s", "ratio",
+                 "others b", "others n"], rows))
+    print("(others = cores used by other processes during the run; 0 = the machine was ours)")
+    if rejected:
+        print(f"{len(rejected) // 2} pair(s) rejected for load above --max-others {opts.max_others} (kept in the JSON)")
+    for mode, s in summary.items():
+        if s["median_ratio"] is None:
+            print(f"{mode}: no accepted pair")
+            continue
+        extra = "" if s["greedy_share_identical_texts"] is None else \
+            f"; greedy texts identical batched vs naive: {s['greedy_share_identical_texts']:.0%} of prompts"
+        print(f"{mode}: median ratio batched/naive {s['median_ratio']:.2f} (target >= 5){extra}")
+    print(f"load average before {load_before['loadavg']}, after {load_after['loadavg']}")
+
+    for r in runs:
+        r["texts"] = r["texts"][:3]  # a few examples are enough in the file
+    path = write_result(opts.name, {
+        "benchmark": "generation_throughput", "started": started, "finished": now(),
+        "command": "python " + " ".join([f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
+        "machine": machine(), "waits_for_quiet": waits, "max_others": opts.max_others,
+        "rejected_runs": [{k: v for k, v in r.items() if k != "texts"} for r in rejected],
+        "load_before": load_before, "load_after": load_after,
+        "settings": {"model": MODEL, "prompts": len(prompts), "max_new_tokens": opts.max_new_tokens,
+                     "batch_size": opts.batch_size, "n_samples": 1, "modes": opts.modes, "pairs": opts.pairs,
+                     "prompt_subset": "random.Random(0).sample(eval_prompts, n), as the demo's n_eval subset",
+                     "token_count": "new tokens up to and including the first EOS, per sequence",
+                     "timing": "whole call: chat template, tokenisation, generation, decoding"},
+        "runs": runs, "summary": summary, "targets": {"ratio": 5.0},
+    })
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
