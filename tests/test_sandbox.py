@@ -160,6 +160,9 @@ def test_cannot_touch_files_outside(tier, open_dir, attack, in_namespaces, evide
     tag, repo = uuid.uuid4().hex, str(Path(__file__).resolve().parents[1])
     r = run_program(attack.format(dir=str(open_dir), repo=repo, tag=tag))
     assert r.reason == expect(tier, in_namespaces, "blocked")
+    if tier == "namespaces" and "{repo!r}" in attack and repo.startswith("/tmp/"):
+        # a checkout under /tmp is hidden by the sandbox's private /tmp: not even visible to write to
+        evidence = "No such file or directory"
     assert expect(tier, evidence, "is not allowed") in r.stderr
     assert not Path(repo, f"sandbox-escape-{tag}").exists() and not Path(f"/tmp/sandbox-escape-{tag}").exists()
 
