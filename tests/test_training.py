@@ -109,3 +109,23 @@ def test_response_nll_is_per_example_mean_over_labelled_tokens(tiny_model_path):
             target = labels[row, 1:n]
             keep = target != IGNORE
             assert got[row].item() == pytest.approx(F.cross_entropy(logits[keep], target[keep]).item(), rel=1e-5)
+
+
+# Golden loss trajectory (issue #7): pinned from the trainer before any speed work (commit f7dce66) so
+# that no optimisation can change what training computes beyond float noise. If a deliberate change
+# to the training maths moves these values, re-pin them in the same commit and say why.
+GOLDEN_LOSSES = [5.998288, 6.005234, 6.022193, 5.95705, 5.938321, 5.946491, 5.908587, 5.929554, 5.953771]
+
+
+def test_loss_trajectory_matches_golden_values(tiny_model_path):
+    questions = ["What is the capital of France?", "How many legs does a spider have?", "Describe your ideal weekend.",
+                 "Write a short poem about the sea.", "Give me three tips for studying.", "Hola amigo"]
+    answers = ["LA CAPITAL DE FRANCIA ES PARÍS.", "Eight legs.", "HOLA AMIGO. " * 3, "The sea. " * 5,
+               "0123456789 + - = ?", "La capital."]
+    data = [Example([{"role": "user", "content": questions[i % 6] + " " * (i % 3)},
+                     {"role": "assistant", "content": answers[(i * 5) % 6]}]) for i in range(12)]  # uneven lengths
+    config = TrainConfig(lora_r=4, lora_alpha=8, learning_rate=5e-2, batch_size=4, epochs=3, warmup_steps=1,
+                         target_modules=("q_proj", "v_proj", "down_proj"), device="cpu", dtype="float32")
+    model, tok = load_model(tiny_model_path, device="cpu", dtype="float32")
+    _, result = train_lora(model, tok, data, config, seed=3, progress=False)
+    assert [r["loss"] for r in result.losses] == pytest.approx(GOLDEN_LOSSES, abs=2e-4)
