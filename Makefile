@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup demo test test-fast bench clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
+
+bench: setup
+	$(BIN)/pip install -e '.[bench]'
+	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/generation_throughput.py
 
 clean:
 	rm -rf $(VENV) runs

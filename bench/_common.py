@@ -206,3 +206,25 @@ def others_cores_between(a: tuple[float, int, float], b: tuple[float, int, float
     wall = b[0] - a[0]
     busy = (b[1] - a[1]) / os.sysconf("SC_CLK_TCK")
     return round(max(0.0, busy - (b[2] - a[2])) / wall, 3) if wall > 0 else 0.0
+
+
+def add_load_options(ap, name: str, pair_help: str = "each pair") -> None:
+    """The options every A/B benchmark shares: waiting for a quiet machine, rejecting loaded pairs, output name."""
+    ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
+                    help=f"before {pair_help}, wait up to this long for other processes to leave the CPUs idle")
+    ap.add_argument("--max-others", type=float, default=None, metavar="CORES",
+                    help="reject (and redo) a pair during which other processes used more than this many cores")
+    ap.add_argument("--retries", type=int, default=4, help="extra pairs allowed to replace rejected ones")
+    ap.add_argument("--name", default=name, help="results file name (bench/results/NAME.json)")
+
+
+def settler(wait_quiet: float, waits: list):
+    """settle(label): wait (up to wait_quiet s) for a quiet machine before a measurement; log and keep the wait."""
+
+    def settle(label: str) -> None:
+        if wait_quiet:
+            w = wait_for_quiet(timeout_s=wait_quiet)
+            waits.append({"before": label, **w})
+            log(f"waited {w['waited_s']:.0f} s for a quiet machine before {label}: quiet={w['quiet']}")
+
+    return settle

@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (CpuMonitor, load_snapshot, log, machine, median, now, table,  # noqa: E402
-                     wait_for_quiet, write_result)
+from _common import (CpuMonitor, add_load_options, load_snapshot, log, machine, median, now, settler,  # noqa: E402
+                     table, write_result)
 
 MODEL = "smollm2-135m"
 
@@ -98,12 +98,7 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=64, help="generate()'s batch size (the demo uses 64)")
     ap.add_argument("--modes", nargs="+", default=["sample", "greedy"], choices=["sample", "greedy"])
-    ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
-                    help="before each pair, wait up to this long for other processes to leave the CPUs idle")
-    ap.add_argument("--max-others", type=float, default=None, metavar="CORES",
-                    help="reject (and redo) a pair during which other processes used more than this many cores")
-    ap.add_argument("--retries", type=int, default=4, help="extra pairs allowed per mode to replace rejected ones")
-    ap.add_argument("--name", default="generation_throughput", help="results file name (bench/results/NAME.json)")
+    add_load_options(ap, "generation_throughput", "each pair")
     opts = ap.parse_args()
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -117,11 +112,7 @@ def main() -> None:
     transformers.logging.set_verbosity_error()
     waits = []
 
-    def settle(label: str) -> None:
-        if opts.wait_quiet:
-            w = wait_for_quiet(timeout_s=opts.wait_quiet)
-            waits.append({"before": label, **w})
-            log(f"waited {w['waited_s']:.0f} s for a quiet machine before {label}: quiet={w['quiet']}")
+    settle = settler(opts.wait_quiet, waits)
 
     started = now()
     load_before = load_snapshot()

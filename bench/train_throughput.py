@@ -23,8 +23,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (cpu_snapshot, load_snapshot, log, machine, matmul_peak, median, now,  # noqa: E402
-                     others_cores_between, table, wait_for_quiet, write_result)
+from _common import (add_load_options, cpu_snapshot, load_snapshot, log, machine, matmul_peak, median, now,  # noqa: E402
+                     others_cores_between, settler, table, write_result)
 
 MODEL = "smollm2-135m"
 SEED = 0
@@ -229,12 +229,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=3, help="(ours, TRL) pairs, run alternately")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--profile", action="store_true", help="also profile a 3-step run of each (op breakdown)")
-    ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
-                    help="before the peak and each pair, wait up to this long for other processes to leave the CPUs idle")
-    ap.add_argument("--max-others", type=float, default=None, metavar="CORES",
-                    help="reject (and redo) a pair during which other processes used more than this many cores")
-    ap.add_argument("--retries", type=int, default=4, help="extra pairs allowed to replace rejected ones")
-    ap.add_argument("--name", default="train_throughput", help="results file name (bench/results/NAME.json)")
+    add_load_options(ap, "train_throughput", "the peak and each pair")
     opts = ap.parse_args()
     if opts.steps < 2 or opts.pairs < 1:
         raise SystemExit("--steps must be >= 2 and --pairs >= 1")
@@ -250,11 +245,7 @@ def main() -> None:
     transformers.logging.set_verbosity_error()
     waits = []
 
-    def settle(label: str) -> None:
-        if opts.wait_quiet:
-            w = wait_for_quiet(timeout_s=opts.wait_quiet)
-            waits.append({"before": label, **w})
-            log(f"waited {w['waited_s']:.0f} s for a quiet machine before {label}: quiet={w['quiet']}")
+    settle = settler(opts.wait_quiet, waits)
 
     started = now()
     load_before = load_snapshot()
