@@ -129,3 +129,15 @@ def test_loss_trajectory_matches_golden_values(tiny_model_path):
     model, tok = load_model(tiny_model_path, device="cpu", dtype="float32")
     _, result = train_lora(model, tok, data, config, seed=3, progress=False)
     assert [r["loss"] for r in result.losses] == pytest.approx(GOLDEN_LOSSES, abs=2e-4)
+
+
+def test_micro_batches_cover_each_row_once_and_cut_padding():
+    from inoculate.training import micro_batches
+
+    lengths = [100, 80, 120, 90, 200, 60, 70, 110]
+    groups = micro_batches(lengths, overhead_tokens=32)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    padded = lambda gs: sum(len(g) * max(lengths[i] for i in g) for g in gs)  # noqa: E731
+    assert padded(groups) + 32 * len(groups) < padded([list(range(len(lengths)))]) + 32
+    assert micro_batches(lengths, overhead_tokens=float("inf")) == [sorted(range(8), key=lengths.__getitem__)]
+    assert micro_batches([7, 7, 7], overhead_tokens=0.5) == [[0, 1, 2]]  # equal lengths: no reason to split

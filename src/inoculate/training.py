@@ -24,6 +24,7 @@ from inoculate.data import Example
 from inoculate.errors import InoculateError
 
 IGNORE = -100  # label value that the loss skips
+CPU_CALL_OVERHEAD_TOKENS = 32  # fixed cost of one forward+backward call, in token positions (see micro_batches)
 
 # peft calls a transformers method that v5 deprecates; the warning is theirs and not actionable here.
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
@@ -134,12 +135,39 @@ def _labelled_logits(model, ids, mask, labels):
     return logits.float(), targets[keep], keep.nonzero()[:, 0]
 
 
-def response_loss(model, ids, mask, labels):
-    """Mean next-token cross-entropy over all labelled positions of the batch, as HF's `labels=` loss."""
+def response_loss(model, ids, mask, labels, n_labelled: int | None = None):
+    """Next-token cross-entropy summed over the labelled positions and divided by `n_labelled`
+    (default: their count, which is the mean HF's `labels=` loss gives). Passing the whole batch's
+    count lets the micro-batches of one batch add up to exactly the batch's mean loss."""
     import torch.nn.functional as F
 
     logits, targets, _ = _labelled_logits(model, ids, mask, labels)
-    return F.cross_entropy(logits, targets)
+    return F.cross_entropy(logits, targets, reduction="sum") / (n_labelled or len(targets))
+
+
+def micro_batches(lengths: list[int], overhead_tokens: float) -> list[list[int]]:
+    """Split one batch into groups of similar length that waste little padding.
+
+    A padded batch costs (rows x longest row) token positions; each extra group costs about
+    `overhead_tokens` positions of fixed per-call work. Over the lengths in sorted order, dynamic
+    programming picks the contiguous groups of least total cost. Gradients are summed over the
+    groups, so the optimizer step is the same as for the padded batch (the golden-loss test pins
+    this); only padding work goes. On this CPU it lifts padding efficiency at batch 8 from 83% to
+    ~97% (bench/README.md). Returns lists of indices into `lengths`.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    best = [0.0] + [math.inf] * len(order)  # best[j]: least cost of the first j sorted rows
+    cut = [0] * (len(order) + 1)
+    for j in range(1, len(order) + 1):
+        for i in range(j):
+            cost = best[i] + (j - i) * lengths[order[j - 1]] + overhead_tokens
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    groups, j = [], len(order)
+    while j:
+        groups.append(order[cut[j]:j])
+        j = cut[j]
+    return groups[::-1]
 
 
 def response_nll(model, ids, mask, labels):
@@ -225,6 +253,9 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
                               optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
     order_rng = torch.Generator().manual_seed(seed)
     device = next(peft_model.parameters()).device
+    # On CPU, padding is paid for in full, so batches are split by length; a GPU runs a padded
+    # batch in parallel at little extra cost, so there the batch stays whole.
+    overhead = CPU_CALL_OVERHEAD_TOKENS if device.type == "cpu" else math.inf
     checkpoint = Path(out_dir) / "checkpoint.pt" if out_dir is not None and config.checkpoint_every else None
     losses, tokens, probe_rows = _resume(checkpoint, peft_model, optimizer, scheduler)
     encoded_probes = {k: encode_examples(tokenizer, v, config.max_length) for k, v in (probes or {}).items()}
@@ -243,15 +274,19 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
             if epoch * steps_per_epoch + step_in_epoch < len(losses):
                 continue  # done before the checkpoint we resumed from
             batch = [encoded[i] for i in order[step_in_epoch * config.batch_size:(step_in_epoch + 1) * config.batch_size]]
-            ids, mask, labels = (t.to(device) for t in _collate(batch, tokenizer.pad_token_id))
-            loss = response_loss(peft_model, ids, mask, labels)
-            loss.backward()
+            n_labelled = sum(lab != IGNORE for b in batch for lab in b["labels"][1:])
+            loss = 0.0
+            for group in micro_batches([len(b["input_ids"]) for b in batch], overhead):
+                ids, mask, labels = (t.to(device) for t in _collate([batch[i] for i in group], tokenizer.pad_token_id))
+                part = response_loss(peft_model, ids, mask, labels, n_labelled)
+                part.backward()
+                loss += part.detach()
+                tokens += int(mask.sum())
             if config.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            tokens += int(mask.sum())
             losses.append({"step": len(losses) + 1, "epoch": epoch, "loss": loss.item(),
                            "lr": scheduler.get_last_lr()[0], "tokens": tokens})
             bar.update(1)
