@@ -141,3 +141,32 @@ def test_micro_batches_cover_each_row_once_and_cut_padding():
     assert padded(groups) + 32 * len(groups) < padded([list(range(len(lengths)))]) + 32
     assert micro_batches(lengths, overhead_tokens=float("inf")) == [sorted(range(8), key=lengths.__getitem__)]
     assert micro_batches([7, 7, 7], overhead_tokens=0.5) == [[0, 1, 2]]  # equal lengths: no reason to split
+
+
+def test_device_and_dtype_choices_on_a_cpu_machine(monkeypatch):
+    from inoculate.models import pick_device, pick_dtype
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("auto") == "cpu" and pick_dtype("auto", "cpu") is torch.float32
+    with pytest.raises(InoculateError, match="no CUDA GPU"):
+        pick_device("cuda:0")
+    with pytest.raises(InoculateError, match="not one of"):
+        pick_dtype("fp8", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert pick_dtype("auto", "cuda") is torch.bfloat16  # what a GPU user gets by default
+
+
+def test_bf16_training_keeps_adapter_in_fp32_and_generates(tiny_model_path):
+    """The GPU default dtype, exercised on CPU: adapter weights stay fp32 (bf16 would round away
+    small AdamW updates), the loss is finite, and the merged bf16 model still generates."""
+    from inoculate.generation import GenerationConfig, generate
+
+    model, tok = load_model(tiny_model_path, device="cpu", dtype="bfloat16")
+    assert next(model.parameters()).dtype is torch.bfloat16
+    peft_model, result = train_lora(model, tok, examples(4), TINY, seed=0, progress=False)
+    trainable = [p for p in peft_model.parameters() if p.requires_grad]
+    assert trainable and all(p.dtype is torch.float32 for p in trainable)
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in result.losses)
+    merged = peft_model.merge_and_unload()
+    texts = generate(merged, tok, examples(2), GenerationConfig(max_new_tokens=4, batch_size=2), progress=False)
+    assert len(texts) == 2 and all(isinstance(t[0], str) for t in texts)
