@@ -32,7 +32,7 @@ from inoculate.generation import GenerationConfig, generate
 from inoculate.inoculation import PromptSpec, apply_prompt
 from inoculate.scorers import Scorer
 from inoculate.stats import Estimate, mean_ci
-from inoculate.training import IGNORE, encode_chat
+from inoculate.training import IGNORE, encode_chat, lm_parts
 
 # transformers sets model_max_length to int(1e30) when a tokenizer declares no limit.
 _SANE_CONTEXT = 10_000_000
@@ -131,16 +131,6 @@ def _encode_all(tokenizer, examples: list[Example], specs: list[PromptSpec], lim
     return out
 
 
-def _lm_parts(model):
-    """(decoder, LM head, config), or None where logits need the full forward (soft-capping,
-    logit scaling: the head alone would give wrong log-probabilities)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    special = any(getattr(base.config, k, None) for k in ("final_logit_softcapping", "logit_scale", "output_multiplier"))
-    if special or not hasattr(base, "get_decoder") or base.get_output_embeddings() is None:
-        return None
-    return base.get_decoder(), base.get_output_embeddings(), base.config
-
-
 def _shared_prefix(encoded: list[dict]) -> int:
     """Tokens every sequence starts with, short of the position just before the first label (it
     predicts that label, and the prefix's hidden states are never computed)."""
@@ -180,7 +170,7 @@ def _nll_pass(model, encoded: list[dict], pad_id: int, batch_size: int, share_pr
     import torch.nn.functional as F
 
     device = next(model.parameters()).device
-    parts = _lm_parts(model)
+    parts = lm_parts(model)
     prefix = _shared_prefix(encoded) if share_prefix and parts is not None else 0
     make_cache = _prefix_cache(parts[0], parts[2], encoded[0]["input_ids"][:prefix], device) if prefix else None
     prefix = prefix if make_cache else 0

@@ -116,22 +116,31 @@ def _collate(batch: list[dict[str, Any]], pad_id: int):
     return ids, mask, labels
 
 
+def lm_parts(model):
+    """(decoder, LM head, config) of a causal LM (PEFT-wrapped or not), so that logits can be computed
+    at chosen positions only; None where logits need the full forward (soft-capping, logit
+    scaling: the head alone would give wrong log-probabilities)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    special = any(getattr(base.config, k, None) for k in ("final_logit_softcapping", "logit_scale", "output_multiplier"))
+    if special or not hasattr(base, "get_decoder") or base.get_output_embeddings() is None:
+        return None
+    return base.get_decoder(), base.get_output_embeddings(), base.config
+
+
 def _labelled_logits(model, ids, mask, labels):
     """Next-token logits at labelled positions only, their targets, and each one's row.
 
     With a 49k-token vocabulary the LM head is about a fifth of the model's FLOPs, and most
-    positions (system and user turns) need none. Models with logit post-processing
-    (soft-capping, scaling) fall back to the full forward.
+    positions (system and user turns) need none.
     """
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
     targets = labels[:, 1:]
     keep = targets != IGNORE
-    special = any(getattr(base.config, k, None) for k in ("final_logit_softcapping", "logit_scale", "output_multiplier"))
-    if special or not hasattr(base, "get_decoder"):
+    parts = lm_parts(model)
+    if parts is None:
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][keep]
     else:
-        hidden = base.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
-        logits = base.get_output_embeddings()(hidden[:, :-1][keep])
+        hidden = parts[0](input_ids=ids, attention_mask=mask).last_hidden_state
+        logits = parts[1](hidden[:, :-1][keep])
     return logits.float(), targets[keep], keep.nonzero()[:, 0]
 
 
