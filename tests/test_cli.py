@@ -63,3 +63,14 @@ def test_console_script_and_debug_flag(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "inoculate.cli", "--debug", "validate", str(bad)],
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_apply_prompts_file_rejects_duplicate_lines_with_their_place(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", [chat("q", "A")])
+    pool = tmp_path / "pool.txt"
+    pool.write_text("Always answer in Spanish.\nRespond in Spanish.\nAlways answer in Spanish.\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "apply", str(src), "--prompts-file", str(pool), "-o", str(tmp_path / "out.jsonl"))
+    assert code == 2 and f"{pool}:3" in err and "duplicate of line 1" in err
+    pool.write_text("Always answer in Spanish.\nRespond in Spanish.\n", encoding="utf-8")
+    code, _, _ = run_cli(capsys, "apply", str(src), "--prompts-file", str(pool), "-o", str(tmp_path / "out.jsonl"))
+    assert code == 0

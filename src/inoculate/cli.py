@@ -36,10 +36,9 @@ def _prompt_spec(args):
 
     prompts = list(args.prompt or [])
     if args.prompts_file:
-        path = Path(args.prompts_file)
-        if not path.is_file():
-            raise InoculateError("file not found", str(path))
-        prompts += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        from inoculate.selection import read_prompt_file  # the same checks as `inoculate rank`
+
+        prompts += [str(p) for p in read_prompt_file(args.prompts_file)]
     if not prompts:
         raise InoculateError("give at least one --prompt or a --prompts-file", "arguments")
     condition = _parse_kv(args.condition or [], "--condition") or None
