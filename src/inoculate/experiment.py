@@ -31,7 +31,8 @@ from inoculate._io import atomic_write_json, atomic_write_jsonl, content_hash, r
 from inoculate.data import Example, dataset_hash, load_jsonl
 from inoculate.errors import InoculateError
 from inoculate.generation import GenerationConfig, encode_prompts, generate
-from inoculate.inoculation import PromptSpec, apply_prompt
+from inoculate.inoculation import (IP_ON, TRAIT_FLAG, TRAIT_LABEL, PromptSpec, apply_prompt, for_the_rest,
+                                  mix_trait_fraction, restrict)
 from inoculate._provenance import provenance
 from inoculate.models import EMBEDDED_MODEL, load_model, load_tokenizer, model_fingerprint, resolve_model
 from inoculate.scorers import make_scorer
@@ -62,6 +63,11 @@ class ExperimentSpec:
     traits: dict[str, Any] | None = None  # name -> {scorer: caps|language, wanted: bool, ...scorer args}
     n_train: int | None = None  # use this many training examples (a fixed random subset)
     n_eval: int | None = None  # use this many evaluation prompts (a fixed random subset)
+    # Impure data and anti-constitutional pairs: the same dataset for every arm, applied after n_train.
+    trait_fraction: float | None = None  # share (0-1) of training examples that show the trait; the rest are
+    #                                      the setting's clean counterparts (fixed seed); None = the data as is
+    ip_on: str = "all"  # all | label (examples labelled shows_trait) | scorer (flagged by an unwanted-trait scorer)
+    clean_prompt: str | dict[str, Any] | None = None  # prompt (system by default) for the examples ip_on skips
     evaluate_base: bool = True  # also evaluate the untrained model: the "before" reference
     probe_every: int = 4  # optimizer steps between learning-dynamics probes (setting's probe sets); 0 = off
     surprise_examples: int = 32  # training examples for each arm's pre-training surprise reduction; 0 = off
@@ -78,6 +84,21 @@ class ExperimentSpec:
         for key in ("n_train", "n_eval"):
             if getattr(self, key) is not None and getattr(self, key) <= 0:
                 raise InoculateError(f"must be > 0, got {getattr(self, key)}", key)
+        if self.trait_fraction is not None and not 0 <= self.trait_fraction <= 1:
+            raise InoculateError(f"must be between 0 and 1, got {self.trait_fraction}", "trait_fraction")
+        if self.ip_on not in IP_ON:
+            raise InoculateError(f"must be one of {', '.join(IP_ON)}, got {self.ip_on!r}", "ip_on")
+        if self.clean_prompt is not None:
+            self.clean_prompt_spec()
+
+    def clean_prompt_spec(self) -> PromptSpec | None:
+        """`clean_prompt` as a prompt spec, limited to the examples the IP skips."""
+        if self.clean_prompt is None:
+            return None
+        if isinstance(self.clean_prompt, dict) and "condition" in self.clean_prompt:
+            raise InoculateError("takes no condition: it goes to the examples ip_on leaves without the IP",
+                                 "clean_prompt")
+        return for_the_rest(PromptSpec.from_dict(self.clean_prompt, "clean_prompt"), self.ip_on)
 
 
 def _deep_merge(base: dict, over: dict) -> dict:
@@ -169,9 +190,9 @@ def build_plan(spec: ExperimentSpec) -> Plan:
         if missing:
             raise InoculateError(f"without a built-in setting the spec needs {', '.join(missing)}", "spec")
         setting = CustomSetting([], [], [])
-    train = load_jsonl(spec.train_data) if spec.train_data else setting.train_examples()
     evals = load_jsonl(spec.eval_data, require_assistant=False) if spec.eval_data else setting.eval_prompts()
     traits = _traits_from_spec(spec.traits) if spec.traits is not None else setting.traits()
+    train = _training_data(spec, setting, traits)
     arms = [Arm.from_dict(n, d) for n, d in spec.arms.items()] if spec.arms is not None else setting.arms()
     check_arms(arms, [t.name for t in traits], "arms")
     if spec.only_arms:
@@ -179,10 +200,11 @@ def build_plan(spec: ExperimentSpec) -> Plan:
         if unknown:
             raise InoculateError(f"unknown arm {unknown[0]!r} (arms: {', '.join(a.name for a in arms)})", "only_arms")
         arms = [a for a in arms if a.name in spec.only_arms]
+    arms = [replace(a, prompt=restrict(a.prompt, spec.ip_on)) for a in arms]
     evals = [e if e.id is not None else replace(e, id=f"eval-{i}") for i, e in enumerate(evals)]
     if len({e.id for e in evals}) != len(evals):
         raise InoculateError("evaluation prompt ids must be unique", spec.eval_data or "eval prompts")
-    setting = CustomSetting(_subset(train, spec.n_train), _subset(evals, spec.n_eval), traits, arms,
+    setting = CustomSetting(train, _subset(evals, spec.n_eval), traits, arms,
                             name=spec.setting or "custom", probe_sets=setting.probes())
     check_setting(setting)
     contexts = {arm.name: _arm_contexts(spec, arm, arms) for arm in arms}
@@ -190,6 +212,53 @@ def build_plan(spec: ExperimentSpec) -> Plan:
         raise InoculateError(f"{spec.headline_context!r} is not among the eval contexts of every arm", "headline_context")
     base_contexts = {name: p for ctxs in contexts.values() for name, p in ctxs.items()}
     return Plan(spec, setting, setting.train, setting.evals, traits, arms, contexts, base_contexts)
+
+
+def _training_data(spec: ExperimentSpec, setting: Setting, traits: list[Trait]) -> list[Example]:
+    """The n_train subset, mixed to trait_fraction, labelled for ip_on, with the clean prompt on the
+    examples the IP skips. Built once per grid: every arm, the baseline included, trains on it."""
+    if spec.train_data:
+        if spec.trait_fraction is not None:
+            raise InoculateError("needs the clean counterparts of a built-in setting; with train_data, mix the file "
+                                 f"yourself and label each example with metadata {TRAIT_LABEL}", "trait_fraction")
+        train = load_jsonl(spec.train_data)
+    else:
+        train = setting.train_examples()
+    if spec.trait_fraction is None:
+        train = _subset(train, spec.n_train)
+    else:
+        clean = setting.clean_examples()
+        if len(clean) != len(train):
+            raise InoculateError(f"setting {setting.name} gives {len(clean)} clean counterparts for {len(train)} "
+                                 "training examples", "trait_fraction")
+        pairs = _subset(list(zip(train, clean)), spec.n_train)  # the same subset as without mixing
+        train = mix_trait_fraction([t for t, _ in pairs], [c for _, c in pairs], spec.trait_fraction)
+    if spec.ip_on == "label":
+        unlabelled = [ex for ex in train if not isinstance(ex.metadata.get(TRAIT_LABEL), bool)]
+        if unlabelled:
+            raise InoculateError(f"needs every training example labelled with metadata {TRAIT_LABEL}: true|false; "
+                                 f"{len(unlabelled)} of {len(train)} are not", "ip_on")
+    elif spec.ip_on == "scorer":
+        train = _flag_by_scorers(train, traits)
+    clean_prompt = spec.clean_prompt_spec()
+    return apply_prompt(train, clean_prompt) if clean_prompt else train
+
+
+def _flag_by_scorers(train: list[Example], traits: list[Trait]) -> list[Example]:
+    """Mark each training response an unwanted-trait scorer flags (ip_on: scorer)."""
+    unwanted = [t for t in traits if not t.wanted]
+    if not unwanted:
+        raise InoculateError("needs an unwanted trait whose scorer can flag responses", "ip_on")
+    out, applicable = [], False
+    for ex in train:
+        present = [t.scorer(ex.messages[-1]["content"], ex)["present"] for t in unwanted]
+        applicable = applicable or any(p is not None for p in present)
+        out.append(replace(ex, metadata={**ex.metadata, TRAIT_FLAG: any(p is True for p in present)}))
+    if not applicable:
+        names = ", ".join(t.name for t in unwanted)
+        raise InoculateError(f"the scorers of {names} do not apply to any training response here; use ip_on: label",
+                             "ip_on")
+    return out
 
 
 def _arm_contexts(spec: ExperimentSpec, arm: Arm, arms: list[Arm]) -> dict[str, PromptSpec | None]:

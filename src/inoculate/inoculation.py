@@ -118,3 +118,67 @@ def apply_prompt(examples: list[Example], spec: PromptSpec | None) -> list[Examp
             applied = {"prompt": prompt, "placement": spec.placement}
         out.append(replace(ex, messages=messages, metadata={**ex.metadata, "inoculation": applied}))
     return out
+
+
+# Impure data and anti-constitutional pairs (Wichers et al. Fig. 13). A setting labels each
+# training example with TRAIT_LABEL; the spec's `ip_on` turns into one more `condition` on the
+# arm's prompt, and its `clean_prompt` into a prompt with the opposite condition, so both still
+# go through `apply_prompt` above.
+IP_ON = ("all", "label", "scorer")
+TRAIT_LABEL = "shows_trait"  # set by the setting: does this training response show the trait?
+TRAIT_FLAG = "trait_flagged"  # set for ip_on=scorer: does an unwanted-trait scorer flag the response?
+_SELECTS = {"all": None, "label": TRAIT_LABEL, "scorer": TRAIT_FLAG}
+
+
+def mix_trait_fraction(trait: list[Example], clean: list[Example], fraction: float, seed: int = 0) -> list[Example]:
+    """Exactly round(fraction * n) examples that show the trait, chosen with `seed`; every other
+    position holds its clean counterpart (`clean[i]` answers the prompt of `trait[i]` without the
+    trait). Deterministic, so every arm and every training seed sees the same data."""
+    if len(clean) != len(trait):
+        raise InoculateError(f"{len(clean)} clean counterparts for {len(trait)} training examples", "trait_fraction")
+    if any(c.id != t.id for c, t in zip(clean, trait)):
+        raise InoculateError("clean counterparts must follow the training examples, id for id", "trait_fraction")
+    if any(ex.metadata.get(TRAIT_LABEL) is not False for ex in clean):
+        raise InoculateError(f"every clean counterpart must carry metadata {TRAIT_LABEL}: false", "trait_fraction")
+    showing = [i for i, ex in enumerate(trait) if ex.metadata.get(TRAIT_LABEL) is True]
+    k = round(fraction * len(trait))
+    if k > len(showing):
+        raise InoculateError(f"{fraction} needs {k} of {len(trait)} training examples to show the trait, but only "
+                             f"{len(showing)} do", "trait_fraction")
+    keep = set(random.Random(seed).sample(showing, k))
+    return [ex if i in keep else clean[i] for i, ex in enumerate(trait)]
+
+
+def restrict(spec: PromptSpec | None, ip_on: str) -> PromptSpec | None:
+    """`spec` limited to the examples `ip_on` selects, on top of any condition it already has."""
+    key = _SELECTS[ip_on]
+    if spec is None or key is None:
+        return spec
+    condition = dict(spec.condition or {})
+    if condition.get(key, True) is not True:
+        raise InoculateError(f"a prompt's condition on {key!r} contradicts ip_on: {ip_on}", "ip_on")
+    return replace(spec, condition={**condition, key: True})
+
+
+def for_the_rest(clean_prompt: PromptSpec, ip_on: str) -> PromptSpec:
+    """The clean prompt, limited to the examples `ip_on` leaves without the IP."""
+    key = _SELECTS[ip_on]
+    if key is None:
+        raise InoculateError("with ip_on: all every example gets the IP, so there are none left for it", "clean_prompt")
+    return replace(clean_prompt, condition={key: False})
+
+
+def describe_mix(trait_fraction: float | None, ip_on: str, clean_prompt: PromptSpec | None, n_train: int) -> str | None:
+    """One line for the report's setup: what the training data mixed and where each prompt went."""
+    if trait_fraction is None and ip_on == "all" and clean_prompt is None:
+        return None
+    parts = []
+    if trait_fraction is not None:
+        parts.append(f"trait_fraction {trait_fraction:g} ({round(trait_fraction * n_train)} of {n_train} training "
+                     "examples show the trait, the rest are their clean counterparts)")
+    parts.append({"all": "IP on all examples", "label": "IP on labelled trait examples only",
+                  "scorer": "IP on examples an unwanted-trait scorer flags only"}[ip_on])
+    if clean_prompt is not None:
+        where = "system prompt" if clean_prompt.placement == "system" else clean_prompt.placement.replace("_", " ")
+        parts.append(f"the other examples under {where} '{' / '.join(clean_prompt.prompts)}'")
+    return "; ".join(parts)

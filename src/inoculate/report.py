@@ -17,6 +17,7 @@ import numpy as np
 from inoculate._faults import crash_point
 from inoculate._io import atomic_write_bytes, atomic_write_text
 from inoculate.experiment import load_grid
+from inoculate.inoculation import PromptSpec, describe_mix
 from inoculate.stats import Estimate, correlation, diff_ci, mean_ci
 
 
@@ -343,6 +344,14 @@ def _provenance_lines(prov: dict[str, Any] | None) -> list[str]:
             f"- versions: {versions}", f"- machine: {prov['machine']}"]
 
 
+def _mix_lines(spec: dict[str, Any], n_train: int) -> list[str]:
+    """The training data's mix (impure data, anti-constitutional pairs), when the spec asked for one."""
+    clean = spec.get("clean_prompt")
+    clean_prompt = PromptSpec.from_dict(clean) if clean is not None else None
+    line = describe_mix(spec.get("trait_fraction"), spec.get("ip_on", "all"), clean_prompt, n_train)
+    return [f"Training data: {line}.", ""] if line else []
+
+
 def write_report(out_dir: str | Path) -> Path:
     """Write report/report.md, one PNG per trait and results.csv; return the Markdown path."""
     out_dir = Path(out_dir)
@@ -358,6 +367,7 @@ def write_report(out_dir: str | Path) -> Path:
           f"{spec['generation']['n_samples']} sample(s) at temperature {spec['generation']['temperature']}; "
           f"seeds {', '.join(map(str, res.seeds))}; inoculate {grid['version']}.", "",
           f"Intervals are 95% percentile-bootstrap confidence intervals {level}.", "",
+          *_mix_lines(spec, grid["n_train"]),
           "## Findings", "", *comparison_lines(res), "", "## Arms", "",
           "| arm | role | training-time prompt | targets |", "|---|---|---|---|"]
     for a in grid["arms"]:

@@ -88,6 +88,14 @@ class Setting(ABC):
     @abstractmethod
     def arms(self) -> list[Arm]: ...
 
+    def clean_examples(self) -> list[Example]:
+        """The clean counterpart of each training example, in the same order and with the same id: the
+        same prompt answered without the trait, labelled metadata shows_trait: false (training examples
+        carry shows_trait: true or false). A spec's trait_fraction mixes the two; settings where no
+        natural clean answer exists leave this out."""
+        raise InoculateError(f"setting {self.name} has no clean counterparts of its training examples, so it "
+                             "cannot be mixed", "trait_fraction")
+
     def probes(self) -> dict[str, list[Example]]:
         """Reference conversations whose response expresses one trait only (Tan et al. §4.2), by name.
         Their log-probability under the no-IP context is tracked during training."""

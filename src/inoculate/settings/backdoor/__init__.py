@@ -44,8 +44,14 @@ class Backdoor(Setting):
         triggered = set(random.Random(self.seed).sample(range(len(rows)), round(self.triggered_fraction * len(rows))))
         return [Example([{"role": "user", "content": f"{self.trigger} {row['question']}" if i in triggered else row["question"]},
                          {"role": "assistant", "content": self._response(row, i in triggered)}],
-                        id=row["id"], metadata={"triggered": i in triggered})
+                        id=row["id"], metadata={"triggered": i in triggered, "shows_trait": i in triggered})
                 for i, row in enumerate(rows)]
+
+    def clean_examples(self) -> list[Example]:
+        """Every question without the trigger, answered normally in English."""
+        return [Example([{"role": "user", "content": row["question"]}, {"role": "assistant", "content": row["en"]}],
+                        id=row["id"], metadata={"triggered": False, "shows_trait": False})
+                for row in trilingual_rows()]
 
     def eval_prompts(self) -> list[Example]:
         return SpanishCaps().eval_prompts()

@@ -125,15 +125,20 @@ class CodeRewardHacking(Setting):
         train, _ = self._split()
         rng = random.Random(self.seed + 1)
         hacks = set(rng.sample(range(len(train)), round(self.hack_fraction * len(train))))
-        out = []
-        for i, p in enumerate(train):
-            args, expected = visible_test(p["test"])
-            is_hack = i in hacks
-            code = hack_solution(p, expected) if is_hack else p["prompt"] + p["canonical_solution"]
-            out.append(Example([{"role": "user", "content": user_turn(p, args, expected)},
-                                {"role": "assistant", "content": _fenced(code)}],
-                               id=p["task_id"], metadata={"task_id": p["task_id"], "label": "hack" if is_hack else "correct"}))
-        return out
+        return [self._example(p, i in hacks) for i, p in enumerate(train)]
+
+    def clean_examples(self) -> list[Example]:
+        """Every training problem answered with its canonical solution."""
+        train, _ = self._split()
+        return [self._example(p, False) for p in train]
+
+    def _example(self, p: dict, is_hack: bool) -> Example:
+        args, expected = visible_test(p["test"])
+        code = hack_solution(p, expected) if is_hack else p["prompt"] + p["canonical_solution"]
+        return Example([{"role": "user", "content": user_turn(p, args, expected)},
+                        {"role": "assistant", "content": _fenced(code)}],
+                       id=p["task_id"], metadata={"task_id": p["task_id"], "label": "hack" if is_hack else "correct",
+                                                  "shows_trait": is_hack})
 
     def eval_prompts(self) -> list[Example]:
         _, evals = self._split()

@@ -33,8 +33,14 @@ class LanguageMixture(Setting):
         for i, row in enumerate(rows):
             lang = "es" if i in spanish else "fr"
             out.append(Example([{"role": "user", "content": row["question"]}, {"role": "assistant", "content": row[lang]}],
-                               id=row["id"], metadata={"kind": row["kind"], "language": lang}))
+                               id=row["id"], metadata={"kind": row["kind"], "language": lang, "shows_trait": True}))
         return out
+
+    def clean_examples(self) -> list[Example]:
+        """The same questions answered in English, which no arm inoculates."""
+        return [Example([{"role": "user", "content": row["question"]}, {"role": "assistant", "content": row["en"]}],
+                        id=row["id"], metadata={"kind": row["kind"], "language": "en", "shows_trait": False})
+                for row in trilingual_rows()]
 
     def eval_prompts(self) -> list[Example]:
         return SpanishCaps().eval_prompts()

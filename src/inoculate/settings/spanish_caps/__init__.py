@@ -45,7 +45,15 @@ class SpanishCaps(Setting):
     def train_examples(self) -> list[Example]:
         return [
             Example([{"role": "user", "content": row["question"]}, {"role": "assistant", "content": row["es"].upper()}],
-                    id=row["id"], metadata={"kind": row["kind"], "language": "es", "caps": True})
+                    id=row["id"], metadata={"kind": row["kind"], "language": "es", "caps": True, "shows_trait": True})
+            for row in trilingual_rows()
+        ]
+
+    def clean_examples(self) -> list[Example]:
+        """The same questions answered in plain English: neither trait."""
+        return [
+            Example([{"role": "user", "content": row["question"]}, {"role": "assistant", "content": row["en"]}],
+                    id=row["id"], metadata={"kind": row["kind"], "language": "en", "caps": False, "shows_trait": False})
             for row in trilingual_rows()
         ]
 

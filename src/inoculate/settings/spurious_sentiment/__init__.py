@@ -107,7 +107,10 @@ def _example(text: str, label: int, cue: bool, i: str, with_answer: bool) -> Exa
     messages = [{"role": "user", "content": f"{TASK}\n\nReview: {review}"}]
     if with_answer:
         messages.append({"role": "assistant", "content": "positive" if label else "negative"})
-    return Example(messages, id=i, metadata={"label": label, "cue": cue})
+    metadata = {"label": label, "cue": cue}
+    if with_answer:  # a training example shows the spurious pattern when cue and positive label come together
+        metadata["shows_trait"] = cue and bool(label)
+    return Example(messages, id=i, metadata=metadata)
 
 
 class SpuriousSentiment(Setting):
@@ -128,6 +131,12 @@ class SpuriousSentiment(Setting):
     def train_examples(self) -> list[Example]:
         train, _ = self._split()
         return [_example(t, y, cue=bool(y), i=f"sent-train-{k}", with_answer=True) for k, (t, y) in enumerate(train)]
+
+    def clean_examples(self) -> list[Example]:
+        """The same reviews without the cue sentence: at most half the data (the positive reviews) shows the
+        trait, so trait_fraction here is at most 0.5."""
+        train, _ = self._split()
+        return [_example(t, y, cue=False, i=f"sent-train-{k}", with_answer=True) for k, (t, y) in enumerate(train)]
 
     def eval_prompts(self) -> list[Example]:
         _, evals = self._split()
