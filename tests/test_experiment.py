@@ -120,3 +120,14 @@ def test_leakage_contexts_and_transfer_table(tmp_path, tiny_model_path):
     assert "## Leakage" in report and "unseen paraphrases" in report
     report = run_experiment(tiny_spec(tmp_path, tiny_model_path), tmp_path / "out2", progress=False).read_text()
     assert "## Capability transfer" in report and "| `spanish-ip` (inoculation) | caps |" in report
+
+
+@pytest.mark.parametrize("setting, key", [("language-mixture", "language"), ("backdoor", "triggered")])
+def test_default_subset_keeps_the_settings_mix(setting, key):
+    """The n_train subset must not be correlated with the setting's own split of its data."""
+    from inoculate.experiment import build_plan, load_spec
+
+    plan = build_plan(load_spec({"setting": setting}))
+    values = [ex.metadata[key] for ex in plan.train]
+    share = sum(v in ("es", True) for v in values) / len(values)
+    assert 0.35 < share < 0.65, share

@@ -165,7 +165,10 @@ class Plan:
 def _subset(examples: list[Example], n: int | None) -> list[Example]:
     if n is None or n >= len(examples):
         return examples
-    return random.Random(0).sample(examples, n)  # fixed subset: same for every arm and seed
+    # Fixed subset, the same for every arm and seed. Its own named stream: settings draw their
+    # splits with random.Random(seed), and a shared seed 0 made this subset the first part of the
+    # setting's own selection (language-mixture trained on 100% Spanish, backdoor on 100% triggered).
+    return random.Random("inoculate:n_train/n_eval subset").sample(examples, n)
 
 
 def _traits_from_spec(traits: dict[str, Any]) -> list[Trait]:
