@@ -145,7 +145,7 @@ def mix_trait_fraction(trait: list[Example], clean: list[Example], fraction: flo
     if k > len(showing):
         raise InoculateError(f"{fraction} needs {k} of {len(trait)} training examples to show the trait, but only "
                              f"{len(showing)} do", "trait_fraction")
-    keep = set(random.Random(seed).sample(showing, k))
+    keep = set(random.Random(f"inoculate:trait_fraction:{seed}").sample(showing, k))  # own stream (see _subset)
     return [ex if i in keep else clean[i] for i, ex in enumerate(trait)]
 
 
