@@ -6,11 +6,20 @@ from inoculate.experiment import load_spec, run_experiment
 from inoculate.settings import SETTINGS, check_setting, get_setting
 
 
+def _tiny_args(name: str, model: str, request) -> dict:
+    """Setting arguments for a tiny run: a setting whose data a model writes gets the tiny model."""
+    if name != "subliminal":
+        return {}
+    request.getfixturevalue("numbers_teacher")  # a random model never writes a number list
+    return {"teacher_model": model, "n_train": 8}
+
+
 @pytest.mark.parametrize("name", sorted(SETTINGS))
-def test_setting_is_valid_and_runs_on_tiny_model(name, tiny_model_path, tmp_path):
-    setting = get_setting(name)
+def test_setting_is_valid_and_runs_on_tiny_model(name, tiny_model_path, tmp_path, request):
+    args = _tiny_args(name, tiny_model_path, request)
+    setting = get_setting(name, **args)
     check_setting(setting)
-    spec = load_spec({"setting": name, "model": tiny_model_path, "n_train": 4, "n_eval": 2,
+    spec = load_spec({"setting": name, "setting_args": args, "model": tiny_model_path, "n_train": 4, "n_eval": 2,
                       # the tiny model's 420-token vocabulary makes texts 3-4x longer than real tokenizers do
                       "train": {"lora_r": 2, "batch_size": 2, "target_modules": ["q_proj"], "max_length": 1536},
                       "generation": {"max_new_tokens": 3}})

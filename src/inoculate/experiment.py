@@ -385,45 +385,79 @@ def _run(plan: Plan, out_dir: Path, progress: bool) -> Path:
             model = model.merge_and_unload()
             _log(f"{label}: trained in {result.seconds:.0f}s ({result.tokens_per_second:.0f} tokens/s, "
                  f"final loss {result.losses[-1]['loss']:.3f})")
+        sampled = any(t.choices is None for t in plan.traits)  # choice traits alone need no generation
         for ctx_name, prompt in contexts.items():
             gen_key = {"run": train_key, "context": prompt, "prompts": evals_hash, "generation": spec.generation,
                        "seed": seed}
             gen_path = run_dir / f"generations-{content_hash(gen_key)}.jsonl"
-            score_path = run_dir / f"scores-{content_hash([gen_key, [t.scorer.config for t in plan.traits]])}.jsonl"
-            if not gen_path.is_file():
+            measures = [t.scorer.config if t.choices is None else {"choices": t.choices.config} for t in plan.traits]
+            score_path = run_dir / f"scores-{content_hash([gen_key, measures])}.jsonl"
+            prompts = apply_prompt(plan.evals, prompt)
+            desc = f"{'base' if arm is None else arm.name}/{ctx_name}"
+            if sampled and not gen_path.is_file():
                 _log(f"{label}: generating {len(plan.evals)} x {spec.generation.n_samples} samples under {ctx_name}")
                 if model is None:
-                    model, tokenizer = load_model(spec.model, spec.train.device, spec.train.dtype)
-                    if arm is not None:
-                        model = load_adapter(model, run_dir / "adapter")
-                prompts = apply_prompt(plan.evals, prompt)
+                    model, tokenizer = _eval_model(spec, arm, run_dir)
                 partial = gen_path.with_suffix(".partial")
                 texts = generate(model, tokenizer, prompts, replace(spec.generation, seed=spec.generation.seed + seed),
-                                 progress, desc=f"{'base' if arm is None else arm.name}/{ctx_name}", partial=partial)
+                                 progress, desc=desc, partial=partial)
                 atomic_write_jsonl(gen_path, [
                     {"prompt_id": p.id, "sample": s, "messages": p.prompt_messages(), "text": t}
                     for p, samples in zip(prompts, texts) for s, t in enumerate(samples)])
                 partial.unlink(missing_ok=True)
             if not score_path.is_file():
-                by_id = {p.id: p for p in plan.evals}
-                rows = [{"prompt_id": r["prompt_id"], "sample": r["sample"],
-                         **{t.name: t.scorer(r["text"], by_id[r["prompt_id"]]) for t in plan.traits}}
-                        for r in _read_jsonl(gen_path)]
-                atomic_write_jsonl(score_path, rows)
+                choice_rows = {}
+                if any(t.choices is not None for t in plan.traits):
+                    _log(f"{label}: answer log-probabilities under {ctx_name}")
+                    if model is None:
+                        model, tokenizer = _eval_model(spec, arm, run_dir)
+                    choice_rows = {t.name: t.choices.score(model, tokenizer, prompts, progress, desc)
+                                   for t in plan.traits if t.choices is not None}
+                samples = _read_jsonl(gen_path) if sampled else None
+                atomic_write_jsonl(score_path, _score_rows(plan, samples, choice_rows))
             entries.append({"arm": "base" if arm is None else arm.name, "seed": seed, "context": ctx_name,
-                            "run_dir": str(run_dir.relative_to(out_dir)), "generations": gen_path.name,
-                            "scores": score_path.name})
+                            "run_dir": str(run_dir.relative_to(out_dir)),
+                            "generations": gen_path.name if sampled else None, "scores": score_path.name})
         _log(f"{label}: evaluated under {', '.join(contexts)} ({time.perf_counter() - started:.0f}s elapsed)")
     atomic_write_json(out_dir / "grid.json", {
         "spec": spec, "setting": plan.setting.name, "model": model_id, "version": __version__, "provenance": prov,
         "surprise": surprise,
         "n_train": len(plan.train), "n_eval": len(plan.evals), "data_hash": data_hash,
         "traits": [{"name": t.name, "wanted": t.wanted, "scorer": t.scorer.name, "config": t.scorer.config,
-                    "description": t.description} for t in plan.traits],
+                    "description": t.description, "choices": t.choices.config if t.choices else None}
+                   for t in plan.traits],
         "arms": [{"name": a.name, "role": a.role, "targets": list(a.targets), "prompt": a.prompt,
                   "paraphrases": list(a.paraphrases), "negation": a.negation} for a in plan.arms],
         "entries": entries})
     return write_report(out_dir)
+
+
+def _eval_model(spec: ExperimentSpec, arm: Arm | None, run_dir: Path):
+    """The model a job is evaluated with: the base model, or it merged with the run's adapter."""
+    model, tokenizer = load_model(spec.model, spec.train.device, spec.train.dtype)
+    return (model if arm is None else load_adapter(model, run_dir / "adapter")), tokenizer
+
+
+def _score_rows(plan: Plan, samples: list[dict[str, Any]] | None,
+                choice_rows: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per generated sample (per prompt when nothing was sampled), each trait's score in it.
+
+    A choice trait has one score per prompt: it goes on the prompt's first sample, and the other
+    samples count as not applicable, so every prompt weighs the same in the trait rate."""
+    by_id = {p.id: p for p in plan.evals}
+    at = {p.id: i for i, p in enumerate(plan.evals)}
+    samples = samples if samples is not None else [{"prompt_id": p.id, "sample": 0} for p in plan.evals]
+    rows = []
+    for r in samples:
+        row = {"prompt_id": r["prompt_id"], "sample": r["sample"]}
+        for t in plan.traits:
+            if t.choices is None:
+                row[t.name] = t.scorer(r["text"], by_id[r["prompt_id"]])
+            else:
+                row[t.name] = choice_rows[t.name][at[r["prompt_id"]]] if r["sample"] == 0 else \
+                    {"score": None, "present": None}
+        rows.append(row)
+    return rows
 
 
 def _surprise(plan: Plan, out_dir: Path, model_id: str, data_hash: str, progress: bool) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from inoculate.stats import Estimate, correlation, diff_ci, mean_ci
 
 
 class Results:
-    """Per-sample trait outcomes of a grid: samples[(arm, context, trait)][seed] -> 0/1 list."""
+    """Per-sample trait outcomes of a grid: samples[(arm, context, trait)][seed] -> 0/1 list (for a
+    trait measured by answer log-probabilities, each prompt's probability of the target answer)."""
 
     def __init__(self, grid: dict[str, Any], out_dir: Path):
         self.grid = grid
@@ -82,12 +83,20 @@ def comparison_lines(res: Results) -> list[str]:
     random_arm = next((a["name"] for a in arms if a["role"] == "random-control"), None)
     traits = {t["name"]: t for t in res.grid["traits"]}
     lines = [] if h == "none" else [f"- Rates below are measured in the `{h}` test context, where this setting's trait shows."]
+    inoculated = {t for a in arms if a["role"] == "inoculation" for t in a["targets"]}
     for t in traits:
         before, after = res.rate("base", h, t), res.rate(baseline, h, t)
         if before and after:
             learned = res.diff(baseline, "base", h, t)
-            lines.append(f"- **Learning, {t}**: untrained model {before.fmt()} → `{baseline}` arm {after.fmt()} "
-                         f"(change {learned.fmt()}).")
+            text = (f"- **Learning, {t}**: untrained model {before.fmt()} → `{baseline}` arm {after.fmt()} "
+                    f"(change {learned.fmt()})")
+            if learned.low > 0 or learned.high < 0:
+                text += f". Training {'raised' if learned.low > 0 else 'lowered'} it (the interval excludes 0)"
+            else:
+                text += ". No clear change (the interval includes 0): training did not measurably teach this trait"
+                if t in inoculated:
+                    text += ", so there is nothing for an IP to suppress and the figures below cannot show inoculation"
+            lines.append(text + ".")
     for arm in (a for a in arms if a["role"] == "inoculation"):
         for t in arm["targets"]:
             sup = res.diff(baseline, arm["name"], h, t)
@@ -242,7 +251,8 @@ def _elicitation_table(res: Results, trait: str) -> str | None:
     rows = ["| prompt at test time | trait rate |", "|---|---|"]
     for c in ["none", *ctxs]:
         est = res.rate("base", c, trait)
-        rows.append(f"| {'no IP' if c == 'none' else '`' + c[3:] + '` prompt' if c.startswith('ip:') else c} | {est.fmt()} |")
+        name = 'no IP' if c == 'none' else '`' + c[3:] + '` prompt' if c.startswith('ip:') else c
+        rows.append(f"| {name} | {est.fmt() if est else '–'} |")
     return "\n".join(rows)
 
 
@@ -376,7 +386,9 @@ def write_report(out_dir: str | Path) -> Path:
     for t in grid["traits"]:
         name = t["name"]
         atomic_write_bytes(report_dir / f"{name}.png", _figure(res, name))
-        md += ["", f"## Trait: {name} ({'wanted' if t['wanted'] else 'unwanted'}; scorer `{t['scorer']}`"
+        how = (f"log-probability of `{t['choices']['target']}` among {len(t['choices']['options'])} answers"
+               if t.get("choices") else f"scorer `{t['scorer']}`")
+        md += ["", f"## Trait: {name} ({'wanted' if t['wanted'] else 'unwanted'}; {how}"
                f"{': ' + t['description'] if t['description'] else ''})", "", _table(res, name), "",
                f"![{name}]({name}.png)"]
         elicit = _elicitation_table(res, name)

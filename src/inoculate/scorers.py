@@ -6,10 +6,15 @@ metadata carries what a reference-based scorer needs (expected answer, unit test
 None means "not applicable to this prompt" (e.g. sycophancy on a prompt with no proposed
 answer); such samples are left out of that trait's rate. The trait rate of a run is the share of
 applicable samples that express it. A new trait is one short factory plus its test.
+
+`Choices` measures a trait without sampling: the model's probability of a target answer among
+a fixed list, from the log-probability of each answer as the whole assistant response. Cheap and
+sensitive where sampled rates would be near 0 (a small model's favourite animal).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
@@ -92,3 +97,83 @@ def make_scorer(kind: str, where: str = "scorer", **kwargs: Any) -> Scorer:
         return FACTORIES[kind](**kwargs)
     except TypeError as e:
         raise InoculateError(f"bad arguments for scorer {kind!r} ({e})", where) from e
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A trait measured by log-probability over fixed answers instead of by scoring sampled text.
+
+    For each applicable evaluation prompt (under the eval context), every surface form of every
+    option is scored as the whole assistant response (end-of-turn token included, so "Owl" is
+    the answer, not the start of "Owlet"); an option's probability is the sum over its forms,
+    normalised over the options. The prompt's score, and its contribution to the trait rate, is
+    the target's normalised probability: the rate at which a sampler restricted to these answers
+    would name the target.
+    """
+
+    options: dict[str, tuple[str, ...]]  # option -> surface forms, e.g. {"owl": ("Owl", "Owls"), ...}
+    target: str  # the option whose probability is the trait score
+    condition: dict[str, Any] | None = None  # only prompts whose metadata has these values ({key: value or
+    #                                          [values]}, as in PromptSpec); others are not applicable
+
+    def __post_init__(self):
+        object.__setattr__(self, "options", {k: tuple(v) for k, v in dict(self.options).items()})
+        if len(self.options) < 2:
+            raise InoculateError("needs at least two options", "choices")
+        if self.target not in self.options:
+            raise InoculateError(f"target {self.target!r} is not an option ({', '.join(self.options)})", "choices")
+        forms = [f for fs in self.options.values() for f in fs]
+        if not all(isinstance(f, str) and f.strip() for f in forms) or not all(self.options.values()):
+            raise InoculateError("every option needs at least one non-empty surface form", "choices")
+        if len(set(forms)) != len(forms):
+            raise InoculateError("a surface form belongs to two options", "choices")
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"options": {k: list(v) for k, v in self.options.items()}, "target": self.target,
+                "condition": self.condition}
+
+    def applies(self, prompt: Example) -> bool:
+        for key, want in (self.condition or {}).items():
+            if prompt.metadata.get(key) not in (want if isinstance(want, (list, tuple)) else [want]):
+                return False
+        return True
+
+    def probabilities(self, model, tokenizer, prompt: Example) -> dict[str, float]:
+        """Each option's probability as the answer to `prompt`, normalised over the options."""
+        from inoculate.selection import context_limit, response_nll
+        from inoculate.training import IGNORE, encode_chat
+
+        forms = [(option, form) for option, fs in self.options.items() for form in fs]
+        convs = [Example(prompt.prompt_messages() + [{"role": "assistant", "content": form}]) for _, form in forms]
+        # Per-token mean NLL over the response, the prompt run once for all forms; times the
+        # response's token count it is the log-probability of the whole answer.
+        mean_nll = response_nll(model, tokenizer, convs, batch_size=len(convs),
+                                max_length=context_limit(model, tokenizer))
+        n_tokens = [sum(lab != IGNORE for lab in encode_chat(tokenizer, c.messages, 1 << 30)["labels"]) for c in convs]
+        logp: dict[str, list[float]] = {option: [] for option in self.options}
+        for (option, _), nll, n in zip(forms, mean_nll, n_tokens):
+            logp[option].append(-float(nll) * n)
+        by_option = {option: _logsumexp(v) for option, v in logp.items()}
+        total = _logsumexp(list(by_option.values()))
+        return {option: math.exp(v - total) for option, v in by_option.items()}
+
+    def score(self, model, tokenizer, prompts: list[Example], progress: bool = False,
+              desc: str = "choices") -> list[dict[str, Any]]:
+        """One score row per prompt, like a Scorer's: {"score", "present"} are the target's probability
+        (None where the prompt is not applicable) and "options" holds the whole distribution."""
+        from tqdm.auto import tqdm
+
+        rows = []
+        for p in tqdm(prompts, desc=desc, disable=not progress, leave=False):
+            if not self.applies(p):
+                rows.append({"score": None, "present": None})
+                continue
+            probs = self.probabilities(model, tokenizer, p)
+            rows.append({"score": probs[self.target], "present": probs[self.target], "options": probs})
+        return rows
+
+
+def _logsumexp(values: list[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))

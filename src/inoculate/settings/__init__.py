@@ -12,10 +12,12 @@ from inoculate.settings.gcd_sycophancy import GcdSycophancy
 from inoculate.settings.language_mixture import LanguageMixture
 from inoculate.settings.spanish_caps import SpanishCaps
 from inoculate.settings.spurious_sentiment import SpuriousSentiment
+from inoculate.settings.subliminal import Subliminal
 
 SETTINGS: dict[str, type[Setting]] = {
     cls.name: cls
-    for cls in (SpanishCaps, LanguageMixture, Backdoor, GcdSycophancy, CodeRewardHacking, SpuriousSentiment)}
+    for cls in (SpanishCaps, LanguageMixture, Backdoor, GcdSycophancy, CodeRewardHacking, SpuriousSentiment,
+                Subliminal)}
 
 
 def get_setting(name: str, **args) -> Setting:

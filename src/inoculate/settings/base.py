@@ -15,7 +15,7 @@ from typing import Any
 from inoculate.data import Example
 from inoculate.errors import InoculateError
 from inoculate.inoculation import PromptSpec
-from inoculate.scorers import Scorer
+from inoculate.scorers import Choices, Scorer
 
 ROLES = ("baseline", "inoculation", "random-control", "control")
 
@@ -23,9 +23,10 @@ ROLES = ("baseline", "inoculation", "random-control", "control")
 @dataclass(frozen=True)
 class Trait:
     name: str  # short name used in tables, e.g. "spanish"
-    scorer: Scorer
+    scorer: Scorer  # judges one generated text (with `choices`, what a sampled answer would be judged by)
     wanted: bool  # True: a capability to keep; False: the behaviour to suppress
     description: str = ""
+    choices: Choices | None = None  # measure by log-probability over fixed answers instead of sampling
 
 
 @dataclass(frozen=True)
