@@ -24,7 +24,7 @@ from inoculate.data import Example
 from inoculate.errors import InoculateError
 
 IGNORE = -100  # label value that the loss skips
-CPU_CALL_OVERHEAD_TOKENS = 32  # fixed cost of one forward+backward call, in token positions (see micro_batches)
+CPU_CALL_OVERHEAD_TOKENS = 64  # fixed cost of one forward+backward call, in token positions (see micro_batches)
 
 # peft calls a transformers method that v5 deprecates; the warning is theirs and not actionable here.
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
@@ -161,8 +161,10 @@ def micro_batches(lengths: list[int], overhead_tokens: float) -> list[list[int]]
     `overhead_tokens` positions of fixed per-call work. Over the lengths in sorted order, dynamic
     programming picks the contiguous groups of least total cost. Gradients are summed over the
     groups, so the optimizer step is the same as for the padded batch (the golden-loss test pins
-    this); only padding work goes. On this CPU it lifts padding efficiency at batch 8 from 83% to
-    ~97% (bench/README.md). Returns lists of indices into `lengths`.
+    this). Measured on this CPU (bench/README.md): on the short spanish-caps batches speed is
+    unchanged within noise and peak memory drops from 4.3 to 3.2 GB; on code-reward-hacking's long
+    ones (batch 8, up to 640 tokens) 77 -> 131 tokens/s and 15.9 -> 6.9 GB. Smaller overheads
+    split too finely and lose speed (one sequence per call: -20%). Returns index lists into `lengths`.
     """
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     best = [0.0] + [math.inf] * len(order)  # best[j]: least cost of the first j sorted rows
