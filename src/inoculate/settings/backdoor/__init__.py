@@ -76,6 +76,6 @@ class Backdoor(Setting):
     def defaults(self) -> dict:
         return {**SpanishCaps().defaults(),
                 "headline_context": "trigger",  # the backdoor shows with the trigger; suppression is measured there
-                "eval_contexts": ["none", "trigger", "unseen-trigger"],
+                "eval_contexts": ["none", "trigger", "unseen-trigger", "leakage"],
                 "contexts": {"trigger": {"prompt": self.trigger, "placement": "user_prefix", "separator": " "},
                              "unseen-trigger": {"prompt": UNSEEN_TRIGGER, "placement": "user_prefix", "separator": " "}}}

@@ -62,4 +62,5 @@ class LanguageMixture(Setting):
                 Arm("random", PromptSpec((RANDOM_STRING,), condition=on_es), "random-control")]
 
     def defaults(self) -> dict:
-        return SpanishCaps().defaults()
+        # leakage: each IP arm also under its own IP, unseen paraphrases, the negation, an unrelated prompt
+        return {**SpanishCaps().defaults(), "eval_contexts": ["none", "own", "leakage"]}
