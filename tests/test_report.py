@@ -130,3 +130,10 @@ def test_closing_the_loop_correlates_signals_with_suppression(tmp_path):
     assert "| spanish | surprise reduction | 3 | " in text and "| spanish | pre-training elicitation | 3 | " in text
     assert "| 1.00 [" in text
     assert (tmp_path / "report" / "selection.png").is_file()
+
+
+def test_transfer_section_says_why_it_is_empty(tmp_path):
+    make_grid(tmp_path, {("no-ip", "none"): [0.8], ("ip", "none"): [0.1], ("ip", "ip:ip"): [0.9],
+                         ("random", "none"): [0.7]})
+    text = findings(tmp_path)  # the synthetic grid's only trait is unwanted
+    assert "## Capability transfer" in text and "Not measurable in this grid: the grid declares no wanted trait." in text

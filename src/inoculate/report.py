@@ -168,7 +168,9 @@ def transfer_section(res: Results) -> list[str]:
                 share = f"{without.value / with_ip.value:.2f}" if with_ip.value > 0 else "–"
                 rows.append(f"| `{arm['name']}` ({arm['role']}) | {t} | {without.fmt()} | {with_ip.fmt()} | {share} |")
     if not rows:
-        return []
+        why = ("the grid declares no wanted trait" if not wanted else
+               "no prompted arm was evaluated both with and without its own prompt (add `own` to eval_contexts)")
+        return ["", "## Capability transfer", "", f"Not measurable in this grid: {why}."]
     return ["", "## Capability transfer", "",
             "For each wanted trait: its rate without the training-time prompt versus with it. A semantic IP "
             "should let the wanted trait transfer to the no-IP context (share near 1); a trigger-like prompt "
