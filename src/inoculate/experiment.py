@@ -193,9 +193,9 @@ def build_plan(spec: ExperimentSpec) -> Plan:
         if missing:
             raise InoculateError(f"without a built-in setting the spec needs {', '.join(missing)}", "spec")
         setting = CustomSetting([], [], [])
-    evals = load_jsonl(spec.eval_data, require_assistant=False) if spec.eval_data else setting.eval_prompts()
     traits = _traits_from_spec(spec.traits) if spec.traits is not None else setting.traits()
-    train = _training_data(spec, setting, traits)
+    train = _training_data(spec, setting, traits)  # before the eval data: its errors come first
+    evals = load_jsonl(spec.eval_data, require_assistant=False) if spec.eval_data else setting.eval_prompts()
     arms = [Arm.from_dict(n, d) for n, d in spec.arms.items()] if spec.arms is not None else setting.arms()
     check_arms(arms, [t.name for t in traits], "arms")
     if spec.only_arms:

@@ -144,7 +144,9 @@ def teacher_data(teacher_model: str, system: str | None, n: int, seed: int) -> t
             if len(kept) < n:
                 kept.append(Example([{"role": "user", "content": row["prompt"]},
                                      {"role": "assistant", "content": row["response"]}],
-                                    id=f"numbers-{r}-{i}", metadata={"teacher_round": r}))
+                                    id=f"numbers-{r}-{i}",
+                                    # the trait rides on every answer of a prompted teacher, on none of the control's
+                                    metadata={"teacher_round": r, "shows_trait": system is not None}))
                 bar.update(1)
         sampled += ROUND
         if len(kept) >= n:
