@@ -218,13 +218,39 @@ def add_load_options(ap, name: str, pair_help: str = "each pair") -> None:
     ap.add_argument("--name", default=name, help="results file name (bench/results/NAME.json)")
 
 
-def settler(wait_quiet: float, waits: list):
-    """settle(label): wait (up to wait_quiet s) for a quiet machine before a measurement; log and keep the wait."""
+class ABRun:
+    """What the A/B benchmarks share around their pairs: quiet start-up (tokenizer threads and
+    transformers logging off), optional waits for a quiet machine, load snapshots, rejection of
+    pairs that ran under load, and the common head of the results file."""
 
-    def settle(label: str) -> None:
-        if wait_quiet:
-            w = wait_for_quiet(timeout_s=wait_quiet)
-            waits.append({"before": label, **w})
+    def __init__(self, opts, benchmark: str):
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        self.opts, self.benchmark, self.waits = opts, benchmark, []
+        self.started, self.load_before = now(), load_snapshot()
+        log(f"load before: {self.load_before['loadavg']}")
+
+    def settle(self, label: str) -> None:
+        """Wait (up to --wait-quiet s) for a quiet machine before a measurement; log and keep the wait."""
+        if self.opts.wait_quiet:
+            w = wait_for_quiet(timeout_s=self.opts.wait_quiet)
+            self.waits.append({"before": label, **w})
             log(f"waited {w['waited_s']:.0f} s for a quiet machine before {label}: quiet={w['quiet']}")
 
-    return settle
+    def accepts(self, pair: list[dict]) -> bool:
+        """False (and says so) when other processes used more than --max-others cores during the pair."""
+        worst = max(r["others_cores"] for r in pair)
+        if self.opts.max_others is not None and worst > self.opts.max_others:
+            log(f"  pair rejected: other processes used {worst:.2f} cores (> --max-others {self.opts.max_others})")
+            return False
+        return True
+
+    def header(self, rejected: list[dict], load_after: dict, drop: str) -> dict:
+        """The results file's common fields; `drop` is a bulky per-run key left out of rejected runs."""
+        return {"benchmark": self.benchmark, "started": self.started, "finished": now(),
+                "command": "python " + " ".join([f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
+                "machine": machine(), "waits_for_quiet": self.waits, "max_others": self.opts.max_others,
+                "rejected_runs": [{k: v for k, v in r.items() if k != drop} for r in rejected],
+                "load_before": self.load_before, "load_after": load_after}

@@ -14,7 +14,6 @@ Prints the figures and writes bench/results/demo_end_to_end.json.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import resource
 import shutil

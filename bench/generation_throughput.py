@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (CpuMonitor, add_load_options, load_snapshot, log, machine, median, now, settler,  # noqa: E402
-                     table, write_result)
+from _common import (ABRun, CpuMonitor, add_load_options, load_snapshot, log, median, table,  # noqa: E402
+                     write_result)
 
 MODEL = "smollm2-135m"
 
@@ -101,22 +101,13 @@ def main() -> None:
     add_load_options(ap, "generation_throughput", "each pair")
     opts = ap.parse_args()
 
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    ab = ABRun(opts, "generation_throughput")
     import torch
-    import transformers
 
     from inoculate.generation import GenerationConfig
     from inoculate.models import load_model
     from inoculate.settings import get_setting
 
-    transformers.logging.set_verbosity_error()
-    waits = []
-
-    settle = settler(opts.wait_quiet, waits)
-
-    started = now()
-    load_before = load_snapshot()
-    log(f"load before: {load_before['loadavg']}")
     prompts = get_setting("spanish-caps").eval_prompts()
     prompts = random.Random(0).sample(prompts, min(opts.prompts, len(prompts)))  # the demo's fixed subset
     model, tokenizer = load_model(MODEL, device="cpu", dtype="float32")
@@ -136,7 +127,7 @@ def main() -> None:
         while accepted < opts.pairs and attempt < opts.pairs + opts.retries:
             attempt += 1
             pair = accepted
-            settle(f"{mode} pair {pair + 1}")
+            ab.settle(f"{mode} pair {pair + 1}")
             this_pair = []
             for which in ("batched", "naive"):
                 load = os.getloadavg()[0]
@@ -150,13 +141,11 @@ def main() -> None:
                 log(f"  {r['tokens']} tokens in {r['seconds']:.1f} s = {r['tokens_per_s']:.1f} tokens/s "
                     f"(others used {r['others_cores']:.2f} cores)")
                 this_pair.append(r)
-            worst = max(r["others_cores"] for r in this_pair)
-            if opts.max_others is not None and worst > opts.max_others:
-                log(f"  pair rejected: other processes used {worst:.2f} cores (> --max-others {opts.max_others})")
-                rejected.extend(this_pair)
-            else:
+            if ab.accepts(this_pair):
                 runs.extend(this_pair)
                 accepted += 1
+            else:
+                rejected.extend(this_pair)
     load_after = load_snapshot()
 
     summary = {}
@@ -190,16 +179,12 @@ def main() -> None:
         extra = "" if s["greedy_share_identical_texts"] is None else \
             f"; greedy texts identical batched vs naive: {s['greedy_share_identical_texts']:.0%} of prompts"
         print(f"{mode}: median ratio batched/naive {s['median_ratio']:.2f} (target >= 5){extra}")
-    print(f"load average before {load_before['loadavg']}, after {load_after['loadavg']}")
+    print(f"load average before {ab.load_before['loadavg']}, after {load_after['loadavg']}")
 
     for r in runs:
         r["texts"] = r["texts"][:3]  # a few examples are enough in the file
     path = write_result(opts.name, {
-        "benchmark": "generation_throughput", "started": started, "finished": now(),
-        "command": "python " + " ".join([f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
-        "machine": machine(), "waits_for_quiet": waits, "max_others": opts.max_others,
-        "rejected_runs": [{k: v for k, v in r.items() if k != "texts"} for r in rejected],
-        "load_before": load_before, "load_after": load_after,
+        **ab.header(rejected, load_after, drop="texts"),
         "settings": {"model": MODEL, "prompts": len(prompts), "max_new_tokens": opts.max_new_tokens,
                      "batch_size": opts.batch_size, "n_samples": 1, "modes": opts.modes, "pairs": opts.pairs,
                      "prompt_subset": "random.Random(0).sample(eval_prompts, n), as the demo's n_eval subset",

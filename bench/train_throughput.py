@@ -23,8 +23,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (add_load_options, cpu_snapshot, load_snapshot, log, machine, matmul_peak, median, now,  # noqa: E402
-                     others_cores_between, settler, table, write_result)
+from _common import (ABRun, add_load_options, cpu_snapshot, load_snapshot, log, matmul_peak, median,  # noqa: E402
+                     others_cores_between, table, write_result)
 
 MODEL = "smollm2-135m"
 SEED = 0
@@ -238,20 +238,11 @@ def main() -> None:
     except ImportError:
         raise SystemExit("TRL is not installed: pip install 'trl==1.16.0' (see bench/README.md)") from None
 
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    ab = ABRun(opts, "train_throughput")
     import torch
-    import transformers
 
-    transformers.logging.set_verbosity_error()
-    waits = []
-
-    settle = settler(opts.wait_quiet, waits)
-
-    started = now()
-    load_before = load_snapshot()
-    log(f"load before: {load_before['loadavg']}")
     examples, encoded, order, batches = benchmark_data(opts.steps * opts.batch_size, opts.batch_size)
-    settle("the matmul peak")
+    ab.settle("the matmul peak")
     log("measuring the fp32 matmul peak ...")
     peak_before = matmul_peak()
     log(f"  {peak_before['flops_per_s'] / 1e9:.1f} GFLOP/s (others used {peak_before['others_cores']:.2f} cores)")
@@ -262,7 +253,7 @@ def main() -> None:
     while len(runs) < 2 * opts.pairs and attempt < opts.pairs + opts.retries:
         attempt += 1
         pair = len(runs) // 2
-        settle(f"pair {pair + 1}")
+        ab.settle(f"pair {pair + 1}")
         this_pair = []
         for which in ("ours", "trl"):
             gc.collect()
@@ -283,25 +274,23 @@ def main() -> None:
             log(f"  {run['tokens_per_s']:.0f} tokens/s over steps 2-{opts.steps} ({run['seconds']:.1f} s; "
                 f"others used {run['others_cores']:.2f} cores)")
             this_pair.append(run)
-        worst = max(r["others_cores"] for r in this_pair)
-        if opts.max_others is not None and worst > opts.max_others:
-            log(f"  pair rejected: other processes used {worst:.2f} cores (> --max-others {opts.max_others})")
-            rejected.extend(this_pair)
-        else:
+        if ab.accepts(this_pair):
             runs.extend(this_pair)
+        else:
+            rejected.extend(this_pair)
     if len(runs) < 2 * opts.pairs:
         log(f"only {len(runs) // 2} of {opts.pairs} pairs were accepted after {attempt} attempts")
     if not runs:
         raise SystemExit("no pair ran on a quiet enough machine; see --max-others / --retries")
 
-    settle("the second matmul peak")
+    ab.settle("the second matmul peak")
     log("measuring the fp32 matmul peak again ...")
     peak_after = matmul_peak()
     log(f"  {peak_after['flops_per_s'] / 1e9:.1f} GFLOP/s (others used {peak_after['others_cores']:.2f} cores)")
     peak = max(peak_before["flops_per_s"], peak_after["flops_per_s"])
     profile = None
     if opts.profile:
-        settle("the profile")
+        ab.settle("the profile")
         profile = profile_both(opts.batch_size, min(3, opts.steps))
     load_after = load_snapshot()
 
@@ -345,7 +334,7 @@ def main() -> None:
     print(f"  {FLOP_FORMULA}")
     print(f"mean training loss: ours {[round(x, 4) for x in mean_loss_ours]}, "
           f"TRL {[round(r['mean_loss'], 4) for r in trl_runs]}")
-    print(f"load average before {load_before['loadavg']}, after {load_after['loadavg']}")
+    print(f"load average before {ab.load_before['loadavg']}, after {load_after['loadavg']}")
     if profile:
         for who in ("ours", "trl"):
             print(f"\nTop ops by self CPU time, {who} ({profile['steps']}-step run, warm-up included):")
@@ -355,11 +344,7 @@ def main() -> None:
     for r in runs:  # absolute perf_counter stamps are meaningless in the file
         r.pop("step_snaps", None)
     path = write_result(opts.name, {
-        "benchmark": "train_throughput", "started": started, "finished": now(),
-        "command": "python " + " ".join([f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
-        "machine": machine(), "waits_for_quiet": waits, "max_others": opts.max_others,
-        "rejected_runs": [{k: v for k, v in r.items() if k != "step_snaps"} for r in rejected],
-        "load_before": load_before, "load_after": load_after,
+        **ab.header(rejected, load_after, drop="step_snaps"),
         "settings": {"model": MODEL, "steps": opts.steps, "counted_steps": opts.steps - 1,
                      "batch_size": opts.batch_size, "pairs": opts.pairs, "seed": SEED, "dtype": "float32",
                      "data": "spanish-caps train_examples, random.Random(0).sample(n=steps*batch), encode_chat "
