@@ -1,0 +1,67 @@
+"""Batched generation gives what one-prompt-at-a-time generation gives; sampling draws from the
+distribution transformers' own sampler would (temperature, top-p)."""
+
+import math
+
+import pytest
+import torch
+
+from inoculate.data import Example
+from inoculate.generation import GenerationConfig, _batch_inputs, _sampling_processors, generate
+from inoculate.models import load_model
+
+QUESTIONS = ["What is the capital of France?", "Eight legs.", "Write a short poem about the sea, please.",
+             "Give me three tips for studying", "How many legs does a spider have?"]
+
+
+@pytest.mark.parametrize("system", [None, "You always speak in Spanish."])
+def test_batched_greedy_matches_one_prompt_at_a_time(tiny_model_path, system):
+    """The shared start of the prompts is encoded once and the padding sits in the middle; the
+    greedy tokens must be those of plain, unpadded generation of each prompt alone."""
+    model, tok = load_model(tiny_model_path)
+    prompts = [Example(([{"role": "system", "content": system}] if system else []) +
+                       [{"role": "user", "content": q}], id=str(i)) for i, q in enumerate(QUESTIONS)]
+    config = GenerationConfig(max_new_tokens=12, temperature=0, batch_size=5)
+    batched = generate(model, tok, prompts, config, progress=False)
+    for p, [text] in zip(prompts, batched):
+        ids = tok.apply_chat_template(p.prompt_messages(), add_generation_prompt=True, return_tensors="pt",
+                                      return_dict=True)["input_ids"]
+        alone = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12,
+                               do_sample=False, pad_token_id=tok.pad_token_id)
+        assert text == tok.decode(alone[0, ids.shape[1]:], skip_special_tokens=True).strip()
+
+
+def test_batch_layout_puts_the_shared_prefix_first_and_padding_after_it():
+    ids, mask, shared = _batch_inputs([[5, 6, 7, 8, 9, 1], [5, 6, 7, 8, 2], [5, 6, 7, 8, 9, 3, 4]], pad=0)
+    assert shared == 4
+    assert ids.tolist() == [[5, 6, 7, 8, 0, 9, 1], [5, 6, 7, 8, 0, 0, 2], [5, 6, 7, 8, 9, 3, 4]]
+    assert mask.tolist() == [[1, 1, 1, 1, 0, 1, 1], [1, 1, 1, 1, 0, 0, 1], [1] * 7]
+    # each prompt keeps at least one token after the prefix; short prefixes are not shared
+    assert _batch_inputs([[5, 6, 7, 8, 9], [5, 6, 7, 8, 9, 1]], pad=0)[2] == 4
+    ids, mask, shared = _batch_inputs([[5, 6, 1], [5, 6, 2, 3]], pad=0)
+    assert shared == 0 and ids.tolist() == [[0, 5, 6, 1], [5, 6, 2, 3]]
+
+
+def _frequencies(config: GenerationConfig, logits: list[float], n: int = 100_000) -> torch.Tensor:
+    torch.manual_seed(0)
+    scores = torch.tensor([logits]).repeat(n, 1)
+    masked = _sampling_processors(config)(torch.zeros((n, 1), dtype=torch.long), scores)
+    assert bool(((masked == 0).sum(-1) == 1).all())  # exactly one token left selectable per row
+    return torch.bincount(masked.argmax(-1), minlength=len(logits)).float() / n
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5, 2.0])
+def test_sampling_matches_the_softmax_at_each_temperature(temperature):
+    logits = [0.0, 1.0, 2.0, -1.0, -math.inf]
+    expected = torch.softmax(torch.tensor(logits) / temperature, -1)
+    got = _frequencies(GenerationConfig(temperature=temperature), logits)
+    assert torch.allclose(got, expected, atol=0.006), (got, expected)
+    assert got[-1] == 0  # a -inf logit is never drawn
+
+
+def test_top_p_keeps_only_the_nucleus():
+    logits = [3.0, 2.0, 0.0, -1.0]  # softmax ~ 0.69, 0.25, 0.03, 0.01
+    got = _frequencies(GenerationConfig(top_p=0.9), logits)
+    probs = torch.softmax(torch.tensor(logits[:2]), -1)
+    assert got[2] == 0 and got[3] == 0
+    assert torch.allclose(got[:2], probs, atol=0.006)
