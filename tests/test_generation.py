@@ -31,6 +31,21 @@ def test_batched_greedy_matches_one_prompt_at_a_time(tiny_model_path, system):
         assert text == tok.decode(alone[0, ids.shape[1]:], skip_special_tokens=True).strip()
 
 
+def test_a_model_that_asks_for_its_own_cache_type_generates_without_the_shared_prefix(tiny_model_path):
+    """Prefix sharing needs a cache it can repeat over the batch; a model configured for another
+    cache type (static, hybrid) generates from whole prompts, with the same greedy tokens."""
+    model, tok = load_model(tiny_model_path)
+    prompts = [Example([{"role": "user", "content": q}], id=str(i)) for i, q in enumerate(QUESTIONS)]
+    config = GenerationConfig(max_new_tokens=8, temperature=0, batch_size=5)
+    shared = generate(model, tok, prompts, config, progress=False)
+    model.generation_config.cache_implementation = "static"
+    calls = []
+    real = model.forward
+    model.forward = lambda *a, **k: calls.append(k.get("input_ids")) or real(*a, **k)
+    assert generate(model, tok, prompts, config, progress=False) == shared
+    assert all(ids is None or ids.shape[0] == len(prompts) for ids in calls)  # no separate prefix pass
+
+
 def test_batch_layout_puts_the_shared_prefix_first_and_padding_after_it():
     ids, mask, shared = _batch_inputs([[5, 6, 7, 8, 9, 1], [5, 6, 7, 8, 2], [5, 6, 7, 8, 9, 3, 4]], pad=0)
     assert shared == 4
@@ -57,6 +72,16 @@ def test_sampling_matches_the_softmax_at_each_temperature(temperature):
     got = _frequencies(GenerationConfig(temperature=temperature), logits)
     assert torch.allclose(got, expected, atol=0.006), (got, expected)
     assert got[-1] == 0  # a -inf logit is never drawn
+
+
+def test_top_k_keeps_only_the_k_likeliest_and_is_on_by_default():
+    logits = [0.0, 1.0, 2.0, -1.0, 0.5]
+    got = _frequencies(GenerationConfig(top_k=2), logits)
+    assert got[0] == got[3] == got[4] == 0
+    assert torch.allclose(got[1:3], torch.softmax(torch.tensor(logits[1:3]), -1), atol=0.006)
+    assert GenerationConfig().top_k == 50  # what transformers applied implicitly before it was a key
+    everything = _frequencies(GenerationConfig(top_k=0), logits)
+    assert torch.allclose(everything, torch.softmax(torch.tensor(logits), -1), atol=0.006)
 
 
 def test_top_p_keeps_only_the_nucleus():

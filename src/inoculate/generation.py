@@ -1,7 +1,8 @@
-"""Batched sampling from a chat model, with left padding.
+"""Batched sampling from a chat model: padding before each prompt's own tokens, never after.
 
-Decoder-only models must be left-padded for batched generation: with right padding the new
-tokens follow pad tokens and come out as garbage (a known trap in IP replications).
+Decoder-only models must not be right-padded for batched generation: the new tokens would follow
+pad tokens and come out as garbage (a known trap in IP replications). Here the padding sits after
+the batch's shared prefix and before the rest of each prompt (left padding when nothing is shared).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class GenerationConfig:
     max_new_tokens: int = 48  # tokens generated per sample at most
     temperature: float = 1.0  # 0 means greedy decoding
     top_p: float = 1.0  # nucleus sampling mass
+    # sample among the k likeliest tokens; 0 = the whole vocabulary (as vLLM and the OpenAI API do by
+    # default). 50 is transformers' default, which inoculate applied implicitly before it was a key.
+    top_k: int = 50
     n_samples: int = 1  # samples per prompt
     batch_size: int = 32  # sequences generated together
     seed: int = 0  # sampling seed (the run seed is added to it)
@@ -34,6 +38,8 @@ class GenerationConfig:
             raise InoculateError("temperature must be >= 0", "generation")
         if self.top_p > 1:
             raise InoculateError("top_p must be <= 1", "generation")
+        if self.top_k < 0:
+            raise InoculateError("top_k must be >= 0 (0 = no limit)", "generation")
 
 
 def _finished_batches(partial: Path | None) -> dict[int, list[list]]:
@@ -78,10 +84,11 @@ def _sampling_processors(config: GenerationConfig):
     transformers samples with `torch.multinomial`, which on CPU draws one exponential per vocabulary
     entry: 49k per sequence per step, ~80 ms of each ~450 ms decoding step at batch 64 with the
     embedded model. Inverse-CDF sampling (one uniform per sequence against the cumulative
-    probabilities) draws from the same distribution for ~10 ms (bench/README.md). Temperature and
-    top-p stay transformers' own warpers, applied first.
+    probabilities) draws from the same distribution for ~10 ms (bench/README.md). Temperature,
+    top-k and top-p stay transformers' own warpers, applied first in transformers' order.
     """
-    from transformers import LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+    from transformers import (LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper,
+                              TopPLogitsWarper)
 
     class InverseCdfSample(LogitsProcessor):
         def __call__(self, input_ids, scores):
@@ -96,6 +103,7 @@ def _sampling_processors(config: GenerationConfig):
             return torch.full_like(scores, -math.inf).scatter_(-1, picked, 0.0)
 
     warpers = [TemperatureLogitsWarper(config.temperature)] if config.temperature != 1 else []
+    warpers += [TopKLogitsWarper(config.top_k)] if config.top_k else []
     warpers += [TopPLogitsWarper(config.top_p)] if config.top_p < 1 else []
     return LogitsProcessorList([*warpers, InverseCdfSample()])
 
@@ -129,7 +137,10 @@ def _batch_inputs(rows: list[list[int]], pad: int):
 
 def _prefix_cache(model, prefix, batch_size: int):
     """The key/value cache of `prefix` (shape [1, n]), repeated for each row of the batch; None
-    for a model whose cache cannot be repeated (generation then encodes whole prompts)."""
+    for a model whose cache cannot be repeated or that asks for its own cache type (static,
+    hybrid): generation then encodes whole prompts."""
+    if getattr(getattr(model, "generation_config", None), "cache_implementation", None):
+        return None
     cache = model(input_ids=prefix, use_cache=True).past_key_values
     if not hasattr(cache, "batch_repeat_interleave"):
         return None

@@ -364,6 +364,15 @@ def _mix_lines(spec: dict[str, Any], n_train: int) -> list[str]:
     return [f"Training data: {line}.", ""] if line else []
 
 
+def _sampling(gen: dict) -> str:
+    """How the evaluation samples were drawn, e.g. "temperature 1.0, top-k 50"."""
+    if not gen["temperature"]:
+        return "greedy"
+    top_k = gen.get("top_k", 50)  # grids from before the key sampled with transformers' implicit 50
+    limits = [f"top-k {top_k}" if top_k else None, f"top-p {gen['top_p']}" if gen.get("top_p", 1) < 1 else None]
+    return ", ".join([f"temperature {gen['temperature']}", *filter(None, limits)])
+
+
 def write_report(out_dir: str | Path) -> Path:
     """Write report/report.md, one PNG per trait and results.csv; return the Markdown path."""
     out_dir = Path(out_dir)
@@ -376,7 +385,7 @@ def write_report(out_dir: str | Path) -> Path:
              "seed-to-seed variation")
     md = [f"# Inoculation report: {grid['setting']}", "",
           f"Model `{grid['model']}`; {grid['n_train']} training examples; {grid['n_eval']} evaluation prompts × "
-          f"{spec['generation']['n_samples']} sample(s) at temperature {spec['generation']['temperature']}; "
+          f"{spec['generation']['n_samples']} sample(s) ({_sampling(spec['generation'])}); "
           f"seeds {', '.join(map(str, res.seeds))}; inoculate {grid['version']}.", "",
           f"Intervals are 95% percentile-bootstrap confidence intervals {level}.", "",
           *_mix_lines(spec, grid["n_train"]),
