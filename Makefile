@@ -23,7 +23,7 @@ setup: $(STAMP)
 	$(BIN)/inoculate prepare-data
 
 demo: setup
-	$(BIN)/inoculate run --out runs/demo
+	$(BIN)/inoculate run examples/demo.yaml --out runs/demo
 
 test: setup
 	$(BIN)/python -m pytest

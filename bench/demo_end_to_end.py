@@ -1,12 +1,13 @@
-"""End-to-end demo: wall time and peak memory of `inoculate run --out <tmpdir> --quiet`.
+"""End-to-end demo: wall time and peak memory of `inoculate run examples/demo.yaml --out <tmpdir> --quiet`.
 
-The spanish-caps demo grid (5 arms + the untrained model, 1 seed) as a child process, with the
-venv and the converted embedded model already in place. Peak memory is the child's maximum
+The `make demo` grid (spanish-caps: 3 arms + the untrained model, 1 seed) as a child process, with
+the venv and the converted embedded model already in place. `--spec` times another grid (`none`:
+the setting's full 5-arm grid). Peak memory is the child's maximum
 resident set size: from `/usr/bin/time -v` when it exists, and from getrusage(RUSAGE_CHILDREN)
-(the largest of the waited-for descendants) either way. Takes about 10 minutes on 2 cores; run it
+(the largest of the waited-for descendants) either way. Takes about 7 minutes on 2 cores; run it
 alone (nothing else heavy on the machine).
 
-    python bench/demo_end_to_end.py [--keep DIR] [--wait-quiet SECONDS]
+    python bench/demo_end_to_end.py [--spec FILE|none] [--keep DIR] [--wait-quiet SECONDS]
 
 Prints the figures and writes bench/results/demo_end_to_end.json.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CpuMonitor, load_snapshot, log, machine, now, wait_for_quiet, write_result  # noqa: E402
 
+DEMO_SPEC = Path(__file__).resolve().parent.parent / "examples" / "demo.yaml"
 TARGET_SECONDS = 8 * 60
 TARGET_PEAK_BYTES = 4 * 2**30
 
@@ -40,6 +42,7 @@ def main() -> None:
     ap.add_argument("--keep", metavar="DIR", help="write the run to DIR and keep it (default: a temp dir, deleted)")
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                     help="first wait up to this long for other processes to leave the CPUs idle")
+    ap.add_argument("--spec", default=str(DEMO_SPEC), help="spec file to run (default: the demo's); none: no file")
     ap.add_argument("--name", default="demo_end_to_end", help="results file name (bench/results/NAME.json)")
     ap.add_argument("extra", nargs="*", help="extra arguments for `inoculate run` (after --)")
     opts = ap.parse_args()
@@ -50,7 +53,8 @@ def main() -> None:
     out_dir = Path(opts.keep) if opts.keep else Path(tempfile.mkdtemp(prefix="inoculate-demo-bench-")) / "run"
     if out_dir.exists() and any(out_dir.iterdir()):
         raise SystemExit(f"{out_dir} is not empty: a finished run would only be resumed, not timed")
-    cmd = [*inoculate_command(), "run", "--out", str(out_dir), "--quiet", *opts.extra]
+    spec = [] if opts.spec == "none" else [opts.spec]
+    cmd = [*inoculate_command(), "run", *spec, "--out", str(out_dir), "--quiet", *opts.extra]
     gnu_time = Path("/usr/bin/time").is_file()
     full = ["/usr/bin/time", "-v", *cmd] if gnu_time else cmd
 
