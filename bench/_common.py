@@ -247,6 +247,22 @@ class ABRun:
             return False
         return True
 
+    def timed(self, label: str, fn, *args, **fields) -> dict:
+        """fn(*args) -> {"seconds", "tokens", ...} under a CpuMonitor, plus `fields`, the cores other
+        processes used and tokens/s; logged under `label`."""
+        with CpuMonitor() as mon:
+            r = fn(*args)
+        r.update(fields, others_cores=mon.result["others_cores"], tokens_per_s=r["tokens"] / r["seconds"])
+        log(f"  {label}: {r['tokens']} tokens in {r['seconds']:.1f} s = {r['tokens_per_s']:.1f} tokens/s "
+            f"(others used {r['others_cores']:.2f} cores)")
+        return r
+
+    def keep(self, group: list[dict], runs: list[dict], rejected: list[dict]) -> bool:
+        """File one measured pair or round under `runs`, or under `rejected` when it ran under load."""
+        ok = self.accepts(group)
+        (runs if ok else rejected).extend(group)
+        return ok
+
     def header(self, rejected: list[dict], load_after: dict, drop: str) -> dict:
         """The results file's common fields; `drop` is a bulky per-run key left out of rejected runs."""
         return {"benchmark": self.benchmark, "started": self.started, "finished": now(),

@@ -1,4 +1,4 @@
-"""Generation throughput: inoculate.generation.generate (batched, left padding) vs a naive loop
+"""Generation throughput: inoculate.generation.generate (batched, shared prefix) vs a naive loop
 that calls model.generate once per prompt.
 
 Same model (the embedded SmolLM2-135M-Instruct, untrained, fp32, CPU), same prompts (the demo's
@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (ABRun, CpuMonitor, add_load_options, load_snapshot, log, median, table,  # noqa: E402
-                     write_result)
+from _common import ABRun, add_load_options, load_snapshot, log, median, table, write_result  # noqa: E402
 
 MODEL = "smollm2-135m"
 
@@ -43,6 +41,18 @@ def count_new(row, eos: set[int]) -> int:
         if tok in eos:
             return k + 1
     return len(row)
+
+
+def demo_prompts_and_model(n: int):
+    """The demo's first-n evaluation subset, the embedded model (fp32, CPU, eval mode), its EOS ids."""
+    from inoculate.experiment import _subset
+    from inoculate.models import load_model
+    from inoculate.settings import get_setting
+
+    prompts = _subset(get_setting("spanish-caps").eval_prompts(), n)  # the demo's n_eval subset
+    model, tokenizer = load_model(MODEL, device="cpu", dtype="float32")
+    model.eval()
+    return prompts, model, tokenizer, eos_ids(model, tokenizer)
 
 
 def run_batched(model, tokenizer, prompts, config, eos) -> dict:
@@ -105,14 +115,8 @@ def main() -> None:
     import torch
 
     from inoculate.generation import GenerationConfig
-    from inoculate.models import load_model
-    from inoculate.settings import get_setting
 
-    prompts = get_setting("spanish-caps").eval_prompts()
-    prompts = random.Random(0).sample(prompts, min(opts.prompts, len(prompts)))  # the demo's fixed subset
-    model, tokenizer = load_model(MODEL, device="cpu", dtype="float32")
-    model.eval()
-    eos = eos_ids(model, tokenizer)
+    prompts, model, tokenizer, eos = demo_prompts_and_model(opts.prompts)
 
     # one short untimed call of each path so that one-off initialisation is not charged to the first run
     warm = GenerationConfig(max_new_tokens=2, batch_size=opts.batch_size)
@@ -133,19 +137,9 @@ def main() -> None:
                 load = os.getloadavg()[0]
                 log(f"{mode} pair {pair + 1}/{opts.pairs}: {which} (load {load:.2f})")
                 fn = run_batched if which == "batched" else run_naive
-                with CpuMonitor() as mon:
-                    r = fn(model, tokenizer, prompts, config, eos)
-                r.update(mode=mode, method=which, pair=pair, loadavg_1m_before=load,
-                         others_cores=mon.result["others_cores"],
-                         tokens_per_s=r["tokens"] / r["seconds"])
-                log(f"  {r['tokens']} tokens in {r['seconds']:.1f} s = {r['tokens_per_s']:.1f} tokens/s "
-                    f"(others used {r['others_cores']:.2f} cores)")
-                this_pair.append(r)
-            if ab.accepts(this_pair):
-                runs.extend(this_pair)
-                accepted += 1
-            else:
-                rejected.extend(this_pair)
+                this_pair.append(ab.timed(which, fn, model, tokenizer, prompts, config, eos,
+                                          mode=mode, method=which, pair=pair, loadavg_1m_before=load))
+            accepted += ab.keep(this_pair, runs, rejected)
     load_after = load_snapshot()
 
     summary = {}
@@ -187,7 +181,7 @@ def main() -> None:
         **ab.header(rejected, load_after, drop="texts"),
         "settings": {"model": MODEL, "prompts": len(prompts), "max_new_tokens": opts.max_new_tokens,
                      "batch_size": opts.batch_size, "n_samples": 1, "modes": opts.modes, "pairs": opts.pairs,
-                     "prompt_subset": "random.Random(0).sample(eval_prompts, n), as the demo's n_eval subset",
+                     "prompt_subset": "inoculate.experiment._subset(eval_prompts, n): the demo's n_eval subset",
                      "token_count": "new tokens up to and including the first EOS, per sequence",
                      "timing": "whole call: chat template, tokenisation, generation, decoding"},
         "runs": runs, "summary": summary, "targets": {"ratio": 5.0},

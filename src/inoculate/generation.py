@@ -82,9 +82,9 @@ def _sampling_processors(config: GenerationConfig):
     """Logits processors that sample a token and leave only it selectable, for greedy `generate`.
 
     transformers samples with `torch.multinomial`, which on CPU draws one exponential per vocabulary
-    entry: 49k per sequence per step, ~80 ms of each ~450 ms decoding step at batch 64 with the
-    embedded model. Inverse-CDF sampling (one uniform per sequence against the cumulative
-    probabilities) draws from the same distribution for ~10 ms (bench/README.md). Temperature,
+    entry: 49k per sequence per step. With the embedded model at batch 64 the sampling step takes
+    95 ms that way and 27 ms by inverse CDF (one uniform per sequence against the cumulative
+    probabilities), from the same distribution (bench/generation_ablation.py). Temperature,
     top-k and top-p stay transformers' own warpers, applied first in transformers' order.
     """
     from transformers import (LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper,

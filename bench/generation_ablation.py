@@ -1,0 +1,170 @@
+"""What each of generate()'s two CPU optimisations buys, measured against transformers' defaults.
+
+Three ways to sample the same prompts (the embedded SmolLM2-135M-Instruct, untrained, fp32, CPU;
+the demo's spanish-caps evaluation prompts under the model's default system prompt; one batch of
+64; max_new_tokens 32; temperature 1.0, top-k 50, transformers' default and ours):
+
+  transformers     prompts left-padded, `model.generate(do_sample=True)` (torch.multinomial):
+                   what inoculate.generation did before both changes
+  inverse-cdf      inoculate's sampler (one uniform per sequence against the cumulative
+                   probabilities), prompts still left-padded (shared prefix switched off)
+  shared-prefix    inoculate.generation.generate as shipped: the sampler, and the prompts'
+                   common start encoded once for the batch
+
+Rounds run the three in turn so machine drift spreads evenly; the median per variant is reported.
+Also a micro-benchmark of the sampling step alone at the decoding shape ([64, 49152] logits), with
+the default top-k 50 in both: transformers' path (top-k warper, softmax, torch.multinomial) vs
+ours (the same warper, softmax, inverse CDF). Both samplers draw from the same distribution
+(tests/test_generation.py checks this on fixed logits).
+
+    python bench/generation_ablation.py [--rounds 3] [--prompts 64]
+
+Prints a table and writes bench/results/generation_ablation.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ABRun, add_load_options, load_snapshot, log, median, table, write_result  # noqa: E402
+from generation_throughput import MODEL, count_new, demo_prompts_and_model, run_batched  # noqa: E402
+
+VARIANTS = ("transformers", "inverse-cdf", "shared-prefix")
+
+
+def run_transformers(model, tokenizer, prompts, config, eos) -> dict:
+    """The previous generate(): sorted by length, left-padded batches, transformers' own sampling."""
+    import torch
+
+    from inoculate.generation import encode_prompts
+
+    encoded = encode_prompts(tokenizer, prompts, config.max_new_tokens, None)
+    order = sorted(range(len(prompts)), key=lambda i: (len(encoded[i]), i))
+    counted, texts = [], [""] * len(prompts)
+    t0 = time.perf_counter()
+    for b, start in enumerate(range(0, len(order), config.batch_size)):
+        batch = order[start:start + config.batch_size]
+        width = max(len(encoded[i]) for i in batch)
+        ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, i in enumerate(batch):
+            ids[row, width - len(encoded[i]):], mask[row, width - len(encoded[i]):] = torch.tensor(encoded[i]), 1
+        torch.manual_seed(config.seed * 1_000_003 + b)
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=config.max_new_tokens,
+                                 pad_token_id=tokenizer.pad_token_id, do_sample=True,
+                                 temperature=config.temperature, top_p=config.top_p)
+        for row, i in enumerate(batch):
+            counted.append(count_new(out[row, width:], eos))
+            texts[i] = tokenizer.decode(out[row, width:], skip_special_tokens=True).strip()
+    return {"seconds": time.perf_counter() - t0, "tokens": sum(counted), "sequences": len(counted), "texts": texts}
+
+
+def run_variant(name: str, model, tokenizer, prompts, config, eos) -> dict:
+    import inoculate.generation as generation
+
+    if name == "transformers":
+        return run_transformers(model, tokenizer, prompts, config, eos)
+    shared = generation.MIN_SHARED_PREFIX
+    if name == "inverse-cdf":
+        generation.MIN_SHARED_PREFIX = 10**9  # no prefix is ever long enough: plain left padding
+    try:
+        return run_batched(model, tokenizer, prompts, config, eos)
+    finally:
+        generation.MIN_SHARED_PREFIX = shared
+
+
+def sampler_step_ms(batch: int, vocab: int, reps: int = 20) -> dict:
+    """Milliseconds per sampling step, from softmax to the chosen token ids, best of 3 blocks of reps."""
+    import torch
+
+    from inoculate.generation import GenerationConfig, _sampling_processors
+
+    from transformers import TopKLogitsWarper
+
+    logits = torch.randn(batch, vocab)
+    config = GenerationConfig()  # temperature 1, top-k 50, top-p 1: the demo's
+    ours = _sampling_processors(config)
+    top_k = TopKLogitsWarper(config.top_k)
+    steps = {"top-k + torch.multinomial": lambda: torch.multinomial(torch.softmax(top_k(None, logits), -1), 1),
+             "top-k + inverse-cdf": lambda: ours(None, logits).argmax(-1)}
+    out = {}
+    for name, step in steps.items():
+        blocks = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                step()
+            blocks.append((time.perf_counter() - t0) / reps * 1000)
+        out[name] = min(blocks)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the three variants")
+    ap.add_argument("--prompts", type=int, default=64, help="evaluation prompts (one batch)")
+    ap.add_argument("--max-new-tokens", type=int, default=32)
+    add_load_options(ap, "generation_ablation", "each round")
+    opts = ap.parse_args()
+
+    ab = ABRun(opts, "generation_ablation")
+    import torch
+
+    from inoculate.generation import GenerationConfig
+
+    prompts, model, tokenizer, eos = demo_prompts_and_model(opts.prompts)
+    config = GenerationConfig(max_new_tokens=opts.max_new_tokens, temperature=1.0, batch_size=len(prompts), seed=0)
+    warm = GenerationConfig(max_new_tokens=2, batch_size=4)
+    for name in VARIANTS:  # one-off initialisation is not charged to the first timed run
+        run_variant(name, model, tokenizer, prompts[:4], warm, eos)
+
+    sampler = sampler_step_ms(len(prompts), model.config.vocab_size)
+    log(f"sampling step, [{len(prompts)}, {model.config.vocab_size}] logits: "
+        + ", ".join(f"{k} {v:.1f} ms" for k, v in sampler.items()))
+
+    runs, rejected = [], []
+    accepted = attempt = 0
+    while accepted < opts.rounds and attempt < opts.rounds + opts.retries:
+        attempt += 1
+        ab.settle(f"round {accepted + 1}")
+        this_round = []
+        for name in VARIANTS:
+            this_round.append(ab.timed(f"round {accepted + 1}: {name}", run_variant, name, model, tokenizer,
+                                       prompts, config, eos, variant=name, round=accepted))
+        accepted += ab.keep(this_round, runs, rejected)
+    load_after = load_snapshot()
+
+    summary = {name: {"median_seconds": median([r["seconds"] for r in runs if r["variant"] == name]),
+                      "median_tokens_per_s": median([r["tokens_per_s"] for r in runs if r["variant"] == name])}
+               for name in VARIANTS}
+    base = summary["transformers"]["median_seconds"]
+    for s in summary.values():
+        s["speed_up_over_transformers"] = base / s["median_seconds"] if base and s["median_seconds"] else None
+    print(f"\nGeneration ablation: {len(prompts)} spanish-caps eval prompts in one batch, max_new_tokens "
+          f"{opts.max_new_tokens}, temperature 1.0; fp32 CPU, {torch.get_num_threads()} threads")
+    print(table(["variant", "median s", "median tok/s", "speed-up vs transformers"],
+                [[n, f"{s['median_seconds']:.2f}", f"{s['median_tokens_per_s']:.1f}",
+                  f"{s['speed_up_over_transformers']:.2f}x"] for n, s in summary.items()
+                 if s["median_seconds"] is not None]))
+    print("sampling step alone: " + ", ".join(f"{k} {v:.1f} ms" for k, v in sampler.items()))
+    print(f"load average before {ab.load_before['loadavg']}, after {load_after['loadavg']}")
+
+    for r in runs:
+        r["texts"] = r["texts"][:3]
+    path = write_result(opts.name, {
+        **ab.header(rejected, load_after, drop="texts"),
+        "settings": {"model": MODEL, "prompts": len(prompts), "max_new_tokens": opts.max_new_tokens,
+                     "batch_size": len(prompts), "temperature": 1.0, "rounds": opts.rounds,
+                     "token_count": "new tokens up to and including the first EOS, per sequence"},
+        "sampling_step_ms": sampler, "runs": runs, "summary": summary,
+    })
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
