@@ -85,7 +85,9 @@ def _sampling_processors(config: GenerationConfig):
     entry: 49k per sequence per step. With the embedded model at batch 64 the sampling step takes
     95 ms that way and 27 ms by inverse CDF (one uniform per sequence against the cumulative
     probabilities), from the same distribution (bench/generation_ablation.py). Temperature,
-    top-k and top-p stay transformers' own warpers, applied first in transformers' order.
+    top-k and top-p stay transformers' own warpers, applied first in transformers' order. They
+    come from the spec, which the run records; a hub model's own sampling defaults (its
+    generation_config's top_k, min_p, ...) are not applied.
     """
     from transformers import (LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper,
                               TopPLogitsWarper)
@@ -111,18 +113,19 @@ def _sampling_processors(config: GenerationConfig):
 MIN_SHARED_PREFIX = 4  # tokens; below this a separate prefix pass is not worth its call
 
 
-def _batch_inputs(rows: list[list[int]], pad: int):
+def _batch_inputs(rows: list[list[int]], pad: int, share: bool = True):
     """Token ids and attention mask of a batch laid out as [shared prefix][padding][rest of prompt].
 
     Prompts of one evaluation context share their start (chat template, system prompt: 24 of 41
     tokens on average for the spanish-caps prompts), which is then encoded once for the whole batch
-    (`_prefix_cache`). Padding in the middle instead of on the left is the same to the model:
+    (`_prefix_cache`). To an attention-only model, padding in the middle is the same as on the left:
     masked positions are skipped and transformers numbers positions by the mask's running count.
-    Returns (ids, mask, shared prefix length; 0 when too short to share).
+    With `share=False` (or a prefix too short to share) it is plain left padding.
+    Returns (ids, mask, shared prefix length).
     """
     import torch
 
-    shared = len(os.path.commonprefix(rows))
+    shared = len(os.path.commonprefix(rows)) if share else 0
     shared = min(shared, min(len(r) for r in rows) - 1)  # each prompt keeps a token to start from
     shared = shared if shared >= MIN_SHARED_PREFIX else 0
     width = max(len(r) for r in rows)
@@ -136,13 +139,20 @@ def _batch_inputs(rows: list[list[int]], pad: int):
 
 
 def _prefix_cache(model, prefix, batch_size: int):
-    """The key/value cache of `prefix` (shape [1, n]), repeated for each row of the batch; None
-    for a model whose cache cannot be repeated or that asks for its own cache type (static,
-    hybrid): generation then encodes whole prompts."""
-    if getattr(getattr(model, "generation_config", None), "cache_implementation", None):
+    """The key/value cache of `prefix` (shape [1, n]), repeated for each row of the batch.
+
+    None unless every layer keeps a plain full-attention cache: recurrent or convolutional layers
+    (Mamba, linear-attention hybrids) carry padding into their state, so a gap after the prefix
+    would change their output; sliding-window layers would see less of it; a model that asks for
+    its own cache type (static, hybrid) gets it. Those generate from whole, left-padded prompts."""
+    try:
+        from transformers.cache_utils import DynamicCache, DynamicLayer
+    except ImportError:  # another cache API: do not guess
         return None
-    cache = model(input_ids=prefix, use_cache=True).past_key_values
-    if not hasattr(cache, "batch_repeat_interleave"):
+    if getattr(getattr(model, "generation_config", None), "cache_implementation", None) not in (None, "dynamic"):
+        return None
+    cache = getattr(model(input_ids=prefix, use_cache=True), "past_key_values", None)
+    if not isinstance(cache, DynamicCache) or not all(type(layer) is DynamicLayer for layer in cache.layers):
         return None
     cache.batch_repeat_interleave(batch_size)
     return cache
@@ -172,6 +182,7 @@ def generate(model, tokenizer, prompts: list[Example], config: GenerationConfig,
         else dict(do_sample=False)
     partial = Path(partial) if partial is not None else None
     done = _finished_batches(partial)
+    can_share = True
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False)
     for b, start in enumerate(range(0, len(jobs), config.batch_size)):
         batch = jobs[start:start + config.batch_size]
@@ -180,13 +191,19 @@ def generate(model, tokenizer, prompts: list[Example], config: GenerationConfig,
                 outputs[i][s] = text
             bar.update(len(batch))
             continue
-        ids, mask, shared = _batch_inputs([encoded[i] for i, _ in batch], pad)
+        rows = [encoded[i] for i, _ in batch]
+        ids, mask, shared = _batch_inputs(rows, pad, share=can_share)
+        with torch.no_grad():
+            cache = _prefix_cache(model, ids[:1, :shared].to(device), len(batch)) if shared else None
+        if shared and cache is None:  # this model cannot share a prefix: whole prompts from now on
+            can_share = False
+            ids, mask, shared = _batch_inputs(rows, pad, share=False)
         width = ids.shape[1]
         torch.manual_seed(config.seed * 1_000_003 + b)
         with torch.no_grad():
-            cache = _prefix_cache(model, ids[:1, :shared].to(device), len(batch)) if shared else None
+            # use_cache: a checkpoint may switch it off, and then generate would ignore the prefix cache
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=cache,
-                                 max_new_tokens=config.max_new_tokens, pad_token_id=pad, **sampling)
+                                 use_cache=True, max_new_tokens=config.max_new_tokens, pad_token_id=pad, **sampling)
         for row, (i, s) in enumerate(batch):
             outputs[i][s] = tokenizer.decode(out[row, width:], skip_special_tokens=True).strip()
         if partial is not None:
