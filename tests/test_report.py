@@ -137,3 +137,13 @@ def test_transfer_section_says_why_it_is_empty(tmp_path):
                          ("random", "none"): [0.7]})
     text = findings(tmp_path)  # the synthetic grid's only trait is unwanted
     assert "## Capability transfer" in text and "Not measurable in this grid: the grid declares no wanted trait." in text
+
+
+def test_the_header_says_how_samples_were_drawn():
+    from inoculate.report import _sampling
+
+    assert _sampling({"temperature": 0, "top_k": 50, "top_p": 1.0}) == "greedy"
+    assert _sampling({"temperature": 1.0, "top_k": 50, "top_p": 1.0}) == "temperature 1.0, top-k 50"
+    assert _sampling({"temperature": 0.7, "top_k": 0, "top_p": 0.9}) == "temperature 0.7, top-p 0.9"
+    # a grid written before top_k was a key: transformers chose it
+    assert "model's generation config" in _sampling({"temperature": 1.0, "top_p": 1.0})

@@ -368,8 +368,11 @@ def _sampling(gen: dict) -> str:
     """How the evaluation samples were drawn, e.g. "temperature 1.0, top-k 50"."""
     if not gen["temperature"]:
         return "greedy"
-    top_k = gen.get("top_k", 50)  # grids from before the key sampled with transformers' implicit 50
-    limits = [f"top-k {top_k}" if top_k else None, f"top-p {gen['top_p']}" if gen.get("top_p", 1) < 1 else None]
+    if "top_k" in gen:
+        top_k = f"top-k {gen['top_k']}" if gen["top_k"] else None
+    else:  # grids from before the key: transformers applied the model's own top_k, or 50
+        top_k = "top-k from the model's generation config (50 if it set none)"
+    limits = [top_k, f"top-p {gen['top_p']}" if gen.get("top_p", 1) < 1 else None]
     return ", ".join([f"temperature {gen['temperature']}", *filter(None, limits)])
 
 
