@@ -25,7 +25,8 @@ class GenerationConfig:
     temperature: float = 1.0  # 0 means greedy decoding
     top_p: float = 1.0  # nucleus sampling mass
     # sample among the k likeliest tokens; 0 = the whole vocabulary (as vLLM and the OpenAI API do by
-    # default). 50 is transformers' default, which inoculate applied implicitly before it was a key.
+    # default). 50 is transformers' default, which inoculate applied implicitly before it was a key
+    # (or the model's own top_k where its generation_config set one). The model's value is not used now.
     top_k: int = 50
     n_samples: int = 1  # samples per prompt
     batch_size: int = 32  # sequences generated together
