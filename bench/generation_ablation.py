@@ -40,7 +40,7 @@ def run_transformers(model, tokenizer, prompts, config, eos) -> dict:
     """The previous generate(): sorted by length, left-padded batches, transformers' own sampling."""
     import torch
 
-    from inoculate.generation import encode_prompts
+    from inoculate.generation import _batch_inputs, encode_prompts
 
     encoded = encode_prompts(tokenizer, prompts, config.max_new_tokens, None)
     order = sorted(range(len(prompts)), key=lambda i: (len(encoded[i]), i))
@@ -48,16 +48,13 @@ def run_transformers(model, tokenizer, prompts, config, eos) -> dict:
     t0 = time.perf_counter()
     for b, start in enumerate(range(0, len(order), config.batch_size)):
         batch = order[start:start + config.batch_size]
-        width = max(len(encoded[i]) for i in batch)
-        ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, i in enumerate(batch):
-            ids[row, width - len(encoded[i]):], mask[row, width - len(encoded[i]):] = torch.tensor(encoded[i]), 1
+        ids, mask, _ = _batch_inputs([encoded[i] for i in batch], tokenizer.pad_token_id, share=False)
+        width = ids.shape[1]
         torch.manual_seed(config.seed * 1_000_003 + b)
         with torch.no_grad():
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=config.max_new_tokens,
                                  pad_token_id=tokenizer.pad_token_id, do_sample=True,
-                                 temperature=config.temperature, top_p=config.top_p)
+                                 temperature=config.temperature, top_k=config.top_k, top_p=config.top_p)
         for row, i in enumerate(batch):
             counted.append(count_new(out[row, width:], eos))
             texts[i] = tokenizer.decode(out[row, width:], skip_special_tokens=True).strip()

@@ -274,10 +274,7 @@ def main() -> None:
             log(f"  {run['tokens_per_s']:.0f} tokens/s over steps 2-{opts.steps} ({run['seconds']:.1f} s; "
                 f"others used {run['others_cores']:.2f} cores)")
             this_pair.append(run)
-        if ab.accepts(this_pair):
-            runs.extend(this_pair)
-        else:
-            rejected.extend(this_pair)
+        ab.keep(this_pair, runs, rejected)
     if len(runs) < 2 * opts.pairs:
         log(f"only {len(runs) // 2} of {opts.pairs} pairs were accepted after {attempt} attempts")
     if not runs:
