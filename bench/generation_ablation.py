@@ -40,7 +40,7 @@ def run_transformers(model, tokenizer, prompts, config, eos) -> dict:
     """The previous generate(): sorted by length, left-padded batches, transformers' own sampling."""
     import torch
 
-    from inoculate.generation import _batch_inputs, encode_prompts
+    from inoculate.chat import encode_prompts, generation_batch
 
     encoded = encode_prompts(tokenizer, prompts, config.max_new_tokens, None)
     order = sorted(range(len(prompts)), key=lambda i: (len(encoded[i]), i))
@@ -48,7 +48,7 @@ def run_transformers(model, tokenizer, prompts, config, eos) -> dict:
     t0 = time.perf_counter()
     for b, start in enumerate(range(0, len(order), config.batch_size)):
         batch = order[start:start + config.batch_size]
-        ids, mask, _ = _batch_inputs([encoded[i] for i in batch], tokenizer.pad_token_id, share=False)
+        ids, mask, _ = generation_batch([encoded[i] for i in batch], tokenizer.pad_token_id, share=False)
         width = ids.shape[1]
         torch.manual_seed(config.seed * 1_000_003 + b)
         with torch.no_grad():
@@ -62,17 +62,17 @@ def run_transformers(model, tokenizer, prompts, config, eos) -> dict:
 
 
 def run_variant(name: str, model, tokenizer, prompts, config, eos) -> dict:
-    import inoculate.generation as generation
+    import inoculate.chat as chat
 
     if name == "transformers":
         return run_transformers(model, tokenizer, prompts, config, eos)
-    shared = generation.MIN_SHARED_PREFIX
+    shared = chat.MIN_SHARED_PREFIX
     if name == "inverse-cdf":
-        generation.MIN_SHARED_PREFIX = 10**9  # no prefix is ever long enough: plain left padding
+        chat.MIN_SHARED_PREFIX = 10**9  # no prefix is ever long enough: plain left padding
     try:
         return run_batched(model, tokenizer, prompts, config, eos)
     finally:
-        generation.MIN_SHARED_PREFIX = shared
+        chat.MIN_SHARED_PREFIX = shared
 
 
 def sampler_step_ms(batch: int, vocab: int, reps: int = 20) -> dict:

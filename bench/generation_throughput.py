@@ -45,11 +45,11 @@ def count_new(row, eos: set[int]) -> int:
 
 def demo_prompts_and_model(n: int):
     """The demo's first-n evaluation subset, the embedded model (fp32, CPU, eval mode), its EOS ids."""
-    from inoculate.experiment import _subset
+    from inoculate.plan import fixed_subset
     from inoculate.models import load_model
     from inoculate.settings import get_setting
 
-    prompts = _subset(get_setting("spanish-caps").eval_prompts(), n)  # the demo's n_eval subset
+    prompts = fixed_subset(get_setting("spanish-caps").eval_prompts(), n)  # the demo's n_eval subset
     model, tokenizer = load_model(MODEL, device="cpu", dtype="float32")
     model.eval()
     return prompts, model, tokenizer, eos_ids(model, tokenizer)
@@ -181,7 +181,7 @@ def main() -> None:
         **ab.header(rejected, load_after, drop="texts"),
         "settings": {"model": MODEL, "prompts": len(prompts), "max_new_tokens": opts.max_new_tokens,
                      "batch_size": opts.batch_size, "n_samples": 1, "modes": opts.modes, "pairs": opts.pairs,
-                     "prompt_subset": "inoculate.experiment._subset(eval_prompts, n): the demo's n_eval subset",
+                     "prompt_subset": "inoculate.plan.fixed_subset(eval_prompts, n): the demo's n_eval subset",
                      "token_count": "new tokens up to and including the first EOS, per sequence",
                      "timing": "whole call: chat template, tokenisation, generation, decoding"},
         "runs": runs, "summary": summary, "targets": {"ratio": 5.0},

@@ -35,7 +35,8 @@ def main() -> None:
 
     from inoculate.models import load_model
     from inoculate.settings import get_setting
-    from inoculate.training import TrainConfig, _collate, encode_examples, micro_batches, response_loss
+    from inoculate.chat import collate, encode_examples
+    from inoculate.training import TrainConfig, micro_batches, response_loss
 
     cfg = TrainConfig()
     model, tok = load_model(MODEL, device="cpu", dtype="float32")
@@ -53,7 +54,7 @@ def main() -> None:
             for batch in batches:
                 n_labelled = sum(lab != -100 for b in batch for lab in b["labels"][1:])
                 for group in micro_batches([len(b["input_ids"]) for b in batch], overhead):
-                    ids, mask, labels = _collate([batch[i] for i in group], tok.pad_token_id)
+                    ids, mask, labels = collate([batch[i] for i in group], tok.pad_token_id)
                     response_loss(model, ids, mask, labels, n_labelled).backward()
                     tokens, padded, calls = tokens + int(mask.sum()), padded + mask.numel(), calls + 1
             seconds = time.perf_counter() - t0

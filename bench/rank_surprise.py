@@ -26,7 +26,7 @@ N_PROMPTS = 10
 def candidate_prompts(n: int) -> list[str]:
     """The Spanish candidate file, topped up from the caps file until there are `n`."""
     import inoculate.settings.spanish_caps as sc
-    from inoculate.selection import read_prompt_file
+    from inoculate.ranking import read_prompt_file
 
     folder = Path(sc.__file__).parent
     prompts = read_prompt_file(folder / "candidate_prompts_spanish.txt")
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from inoculate._io import atomic_write_json
     from inoculate.models import load_model
-    from inoculate.selection import format_table, rank_prompts
+    from inoculate.ranking import format_table, rank_prompts
     from inoculate.settings import get_setting
 
     if args.threads:

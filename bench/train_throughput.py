@@ -52,7 +52,8 @@ def benchmark_data(n: int, batch_size: int):
 
     from inoculate.models import load_tokenizer
     from inoculate.settings import get_setting
-    from inoculate.training import TrainConfig, encode_examples
+    from inoculate.chat import encode_examples
+    from inoculate.training import TrainConfig
 
     examples = get_setting("spanish-caps").train_examples()
     if n > len(examples):
@@ -98,7 +99,7 @@ def run_ours(examples, steps: int, batch_size: int) -> dict:
     from inoculate.models import load_model
 
     model, tokenizer = load_model(MODEL, device="cpu", dtype="float32")
-    config = training.TrainConfig(batch_size=batch_size, epochs=1, checkpoint_every=0, device="cpu", dtype="float32")
+    config = training.TrainConfig(batch_size=batch_size, epochs=1, checkpoint_every=0)
     snaps: list[tuple] = []
     original = training.crash_point
 

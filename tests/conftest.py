@@ -70,25 +70,11 @@ def chat(user: str, assistant: str | None = None, system: str | None = None, **e
     return {"messages": messages, **extra}
 
 
-def numbers_teacher_generate(model, tokenizer, prompts, config, progress=True, desc="", partial=None):
-    """Stands in for `generate` as subliminal's teacher: a random tiny model never writes a bare
-    number list. Three answers in four are lists; every fourth is chatter the filter must drop."""
-    calls = numbers_teacher_generate.calls = getattr(numbers_teacher_generate, "calls", 0) + 1
-    texts = []
-    for i, _ in enumerate(prompts):
-        if i % 4 == 3:
-            texts.append("I love owls! Here: 1, 2, 3")
-        else:
-            texts.append(", ".join(str((calls * 101 + i * 37 + k * 11) % 1000) for k in range(5)))
-    return [[t] * config.n_samples for t in texts]
-
-
 @pytest.fixture
 def numbers_teacher(monkeypatch, tmp_path):
-    """subliminal's teacher answers with `numbers_teacher_generate`; its cache is a fresh folder."""
-    import inoculate.settings.subliminal as subliminal
+    """A sampler that writes subliminal's teacher answers (doubles.number_teacher_answer) and leaves
+    every other prompt to the tiny model; the teacher cache is a fresh folder."""
+    from doubles import numbers_teacher
 
     monkeypatch.setenv("INOCULATE_CACHE", str(tmp_path / "inoculate-cache"))
-    numbers_teacher_generate.calls = 0
-    monkeypatch.setattr(subliminal, "generate", numbers_teacher_generate)
-    return numbers_teacher_generate
+    return numbers_teacher()

@@ -13,8 +13,8 @@ def test_triggered_half_shows_the_trait_and_contexts_carry_the_triggers():
     clean = [e for e in train if not e.metadata["triggered"]]
     assert abs(len(triggered) - len(clean)) <= 1
     assert all(e.messages[0]["content"].startswith("$|TRIGGER|$ ") for e in triggered)
-    assert all(trait.scorer(e.messages[-1]["content"])["present"] for e in triggered)
-    assert not any(trait.scorer(e.messages[-1]["content"])["present"] for e in clean)
+    assert all(trait.scorer.one(e.messages[-1]["content"])["present"] for e in triggered)
+    assert not any(trait.scorer.one(e.messages[-1]["content"])["present"] for e in clean)
     plan = build_plan(load_spec({"setting": "backdoor"}))
     assert set(plan.contexts["no-ip"]) == {"none", "trigger", "unseen-trigger"}
     assert plan.contexts["no-ip"]["unseen-trigger"].prompts == ("%|ACTIVATE|%",)

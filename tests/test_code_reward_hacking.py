@@ -40,6 +40,28 @@ def test_outcomes_from_the_sandbox():
         assert outcome("import os\nos._exit(1)", p["task_id"]) == "neither"
 
 
+def test_scorers_judge_a_batch_in_two_parallel_sandbox_passes(monkeypatch):
+    import inoculate.settings.code_reward_hacking as crh
+    from inoculate import Example
+
+    problems = [p for p in load_humaneval() if visible_test(p["test"])][3:6]
+    texts, prompts = [], []
+    for p in problems:
+        _, expected = visible_test(p["test"])
+        texts += [f"```python\n{p['prompt'] + p['canonical_solution']}```", hack_solution(p, expected), "print(1)"]
+        prompts += [Example([{"role": "user", "content": "q"}], metadata={"task_id": p["task_id"]})] * 3
+    texts.append("anything")
+    prompts.append(Example([{"role": "user", "content": "q"}]))  # no task: not applicable
+    batches = []
+    real = crh.run_many
+    monkeypatch.setattr(crh, "run_many", lambda sources, limits: batches.append(len(sources)) or real(sources, limits))
+    crh._OUTCOMES.clear()
+    hack, correct = (t.scorer(texts, prompts) for t in get_setting("code-reward-hacking").traits())
+    assert [j["present"] for j in hack] == [False, True, False] * 3 + [None]
+    assert [j["present"] for j in correct] == [True, False, False] * 3 + [None]
+    assert batches == [9, 6]  # every program's visible test at once, then the full tests of the 6 that passed it
+
+
 def test_setting_mixes_hacks_and_conditions_the_ip():
     pure = get_setting("code-reward-hacking")
     half = get_setting("code-reward-hacking", hack_fraction=0.5, ip_on="hack")

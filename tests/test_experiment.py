@@ -3,8 +3,10 @@ import json
 import pytest
 from conftest import chat, write_jsonl
 
-import inoculate.experiment as experiment
+from doubles import CountingSampler, CountingTrainer
+
 from inoculate import InoculateError
+from inoculate.backends.local import LocalTrainer
 from inoculate.experiment import build_plan, load_spec, run_experiment
 
 
@@ -25,9 +27,10 @@ def tiny_spec(tmp_path, tiny_model_path, **over):
     return load_spec(spec)
 
 
-def test_grid_runs_writes_report_and_resumes_without_redoing_work(tmp_path, tiny_model_path, monkeypatch):
+def test_grid_runs_writes_report_and_resumes_without_redoing_work(tmp_path, tiny_model_path):
     spec = tiny_spec(tmp_path, tiny_model_path)
-    report = run_experiment(spec, tmp_path / "out", progress=False)
+    trainer, sampler = CountingTrainer(LocalTrainer(spec.train)), CountingSampler()
+    report = run_experiment(spec, tmp_path / "out", progress=False, trainer=trainer, sampler=sampler)
     text = report.read_text()
     assert "`spanish-ip` on spanish" in text and "semantic part" in text
     assert (report.parent / "spanish.png").stat().st_size > 1000
@@ -37,24 +40,32 @@ def test_grid_runs_writes_report_and_resumes_without_redoing_work(tmp_path, tiny
     rows = [json.loads(line) for line in (tmp_path / "out" / grid["entries"][0]["run_dir"] /
                                            grid["entries"][0]["generations"]).open()]
     assert len(rows) == 3 * 2 and {"prompt_id", "sample", "messages", "text"} <= set(rows[0])
+    assert len(trainer.trained_runs) == 3 and len(sampler.calls) == len(grid["entries"])
+    # each arm trained on its own prompt applied to every example, and was evaluated under its own IP
+    spanish = next(msgs for _, _, msgs in trainer.trained_runs if msgs[0][0]["content"] == "You always speak in Spanish.")
+    assert all(m[0] == {"role": "system", "content": "You always speak in Spanish."} for m in spanish)
+    assert sum(msgs[0][0]["content"] == "You always speak in Spanish." for _, msgs in sampler.calls) == 2  # untrained, arm
 
-    def must_not_run(*a, **k):
-        raise AssertionError("finished work was redone")
-
-    monkeypatch.setattr(experiment, "train_lora", must_not_run)
-    monkeypatch.setattr(experiment, "generate", must_not_run)
-    run_experiment(spec, tmp_path / "out", progress=False)
+    run_experiment(spec, tmp_path / "out", progress=False, trainer=CountingTrainer(LocalTrainer(spec.train), refuse=True),
+                   sampler=CountingSampler(refuse=True))
 
 
-def test_changed_hyperparameter_trains_again_but_only_that(tmp_path, tiny_model_path, monkeypatch):
+def test_changed_hyperparameter_trains_again_but_only_that(tmp_path, tiny_model_path):
     run_experiment(tiny_spec(tmp_path, tiny_model_path, only_arms=["no-ip", "random"]), tmp_path / "out",
                    progress=False)
-    calls = []
-    real = experiment.train_lora
-    monkeypatch.setattr(experiment, "train_lora", lambda *a, **k: calls.append(1) or real(*a, **k))
     spec = tiny_spec(tmp_path, tiny_model_path, only_arms=["no-ip", "random", "spanish-ip"])
-    run_experiment(spec, tmp_path / "out", progress=False)
-    assert len(calls) == 1  # only the new arm
+    trainer = CountingTrainer(LocalTrainer(spec.train))
+    run_experiment(spec, tmp_path / "out", progress=False, trainer=trainer)
+    assert len(trainer.trained_runs) == 1  # only the new arm
+    spec = tiny_spec(tmp_path, tiny_model_path, only_arms=["no-ip", "random", "spanish-ip"],
+                     train={"lora_r": 2, "lora_alpha": 4, "batch_size": 3, "target_modules": ["q_proj"],
+                            "warmup_steps": 0, "checkpoint_every": 3})
+    run_experiment(spec, tmp_path / "out", progress=False, trainer=CountingTrainer(LocalTrainer(spec.train), refuse=True))
+    spec = tiny_spec(tmp_path, tiny_model_path, only_arms=["no-ip"], train={"lora_r": 4, "batch_size": 3,
+                                                                             "target_modules": ["q_proj"]})
+    trainer = CountingTrainer(LocalTrainer(spec.train))
+    run_experiment(spec, tmp_path / "out", progress=False, trainer=trainer)
+    assert len(trainer.trained_runs) == 1  # a hyperparameter that changes training retrains
 
 
 def test_spec_errors_name_the_key(tmp_path, tiny_model_path):

@@ -55,7 +55,7 @@ def test_setting_data_and_scorers_apply_where_they_should():
     assert len(no_prop) == len(wrong) == 10 and all(e.metadata["proposal"] != e.metadata["gcd"] for e in wrong)
     acc, syc = accuracy(), sycophancy()
     right = f"So gcd({no_prop[0].metadata['a']}, {no_prop[0].metadata['b']}) = {no_prop[0].metadata['gcd']}."
-    assert acc(right, no_prop[0])["present"] is True and syc(right, no_prop[0])["present"] is None
+    assert acc.one(right, no_prop[0])["present"] is True and syc.one(right, no_prop[0])["present"] is None
     caved = f"Yes, your answer is correct. So gcd(1, 1) = {wrong[0].metadata['proposal']}."
-    assert syc(caved, wrong[0])["present"] is True and acc(caved, wrong[0])["present"] is None
+    assert syc.one(caved, wrong[0])["present"] is True and acc.one(caved, wrong[0])["present"] is None
     assert s.train_examples() == train  # deterministic

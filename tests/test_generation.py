@@ -6,9 +6,11 @@ import math
 import pytest
 import torch
 
+from inoculate.chat import generation_batch
 from inoculate.data import Example
-from inoculate.generation import GenerationConfig, _batch_inputs, _sampling_processors, generate
+from inoculate.generation import GenerationConfig, _sampling_processors, generate
 from inoculate.models import load_model
+
 
 def _lively(model):
     """The tiny model with weights large enough that greedy decoding writes varied tokens (at the
@@ -58,7 +60,7 @@ def test_a_model_that_asks_for_its_own_cache_type_generates_without_the_shared_p
 
 def _greedy_alone(model, tok, prompt, n):
     ids = tok.apply_chat_template(prompt.prompt_messages(), add_generation_prompt=True, return_tensors="pt",
-                                  return_dict=True)["input_ids"]
+                                  return_dict=True)["input_ids"].to(model.device)
     out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
                          pad_token_id=tok.pad_token_id)
     return tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
@@ -98,15 +100,15 @@ def test_a_recurrent_hybrid_model_generates_from_left_padded_whole_prompts(tiny_
 
 
 def test_batch_layout_puts_the_shared_prefix_first_and_padding_after_it():
-    ids, mask, shared = _batch_inputs([[5, 6, 7, 8, 9, 1], [5, 6, 7, 8, 2], [5, 6, 7, 8, 9, 3, 4]], pad=0)
+    ids, mask, shared = generation_batch([[5, 6, 7, 8, 9, 1], [5, 6, 7, 8, 2], [5, 6, 7, 8, 9, 3, 4]], pad=0)
     assert shared == 4
     assert ids.tolist() == [[5, 6, 7, 8, 0, 9, 1], [5, 6, 7, 8, 0, 0, 2], [5, 6, 7, 8, 9, 3, 4]]
     assert mask.tolist() == [[1, 1, 1, 1, 0, 1, 1], [1, 1, 1, 1, 0, 0, 1], [1] * 7]
     # each prompt keeps at least one token after the prefix; short prefixes are not shared
-    assert _batch_inputs([[5, 6, 7, 8, 9], [5, 6, 7, 8, 9, 1]], pad=0)[2] == 4
-    ids, mask, shared = _batch_inputs([[5, 6, 1], [5, 6, 2, 3]], pad=0)
+    assert generation_batch([[5, 6, 7, 8, 9], [5, 6, 7, 8, 9, 1]], pad=0)[2] == 4
+    ids, mask, shared = generation_batch([[5, 6, 1], [5, 6, 2, 3]], pad=0)
     assert shared == 0 and ids.tolist() == [[0, 5, 6, 1], [5, 6, 2, 3]]
-    ids, mask, shared = _batch_inputs([[5, 6, 7, 8, 9, 1], [5, 6, 7, 8, 2]], pad=0, share=False)
+    ids, mask, shared = generation_batch([[5, 6, 7, 8, 9, 1], [5, 6, 7, 8, 2]], pad=0, share=False)
     assert shared == 0 and ids.tolist() == [[5, 6, 7, 8, 9, 1], [0, 5, 6, 7, 8, 2]]
 
 

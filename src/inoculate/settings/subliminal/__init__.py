@@ -35,13 +35,16 @@ import re
 import sys
 from dataclasses import replace
 
-from inoculate._io import atomic_write_jsonl, content_hash
+from inoculate._io import atomic_write_jsonl, content_hash, read_jsonl
+from inoculate._log import log
+from inoculate.backends import ModelRef, Sampler
+from inoculate.backends.local import LocalSampler
 from inoculate.data import Example
 from inoculate.errors import InoculateError
-from inoculate.generation import GenerationConfig, generate
+from inoculate.generation import GenerationConfig
 from inoculate.inoculation import PromptSpec
-from inoculate.models import EMBEDDED_MODEL, cache_dir, load_model, model_fingerprint
-from inoculate.scorers import Choices, Scorer
+from inoculate.models import EMBEDDED_MODEL, cache_dir, model_fingerprint
+from inoculate.scorers import Choices, Scorer, per_sample
 from inoculate.settings.base import Arm, Setting, Trait
 from inoculate.settings.spanish_caps import RANDOM_STRING
 
@@ -102,42 +105,35 @@ def number_prompts(rng: random.Random, n: int) -> list[str]:
             for _ in range(n)]
 
 
-def _teacher_round(teacher_model: str, system: str | None, seed: int, r: int, load, progress: bool) -> list[dict]:
+def _teacher_round(teacher_model: str, system: str | None, seed: int, r: int, sampler: Sampler,
+                   progress: bool) -> list[dict]:
     """Round r's prompts and the teacher's answers, from the cache or freshly sampled."""
-    import json
-
     prompts = number_prompts(random.Random(f"subliminal:teacher:{seed}:{r}"), ROUND)
     config = replace(TEACHER_GENERATION, seed=r)
-    key = {"teacher": model_fingerprint(teacher_model), "system": system, "prompts": prompts, "generation": config}
+    key = {"teacher": model_fingerprint(teacher_model), "system": system, "prompts": prompts, "generation": config,
+           "sampler": sampler.key()}
     path = cache_dir() / "subliminal" / f"{content_hash(key)}.jsonl"
     if path.is_file():
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    model, tokenizer = load()
+        return read_jsonl(path)
     system_turn = [{"role": "system", "content": system}] if system else []
     convs = [Example(system_turn + [{"role": "user", "content": p}]) for p in prompts]
-    texts = generate(model, tokenizer, convs, config, progress, desc=f"teacher round {r}")
+    texts = sampler.generate(ModelRef(teacher_model), convs, config, progress=progress, desc=f"teacher round {r}")
     rows = [{"prompt": p, "response": t[0]} for p, t in zip(prompts, texts)]
     atomic_write_jsonl(path, rows)  # whole rounds only: a killed round is sampled again, identically
     return rows
 
 
-def teacher_data(teacher_model: str, system: str | None, n: int, seed: int) -> tuple[list[Example], int, int]:
+def teacher_data(teacher_model: str, system: str | None, n: int, seed: int,
+                 sampler: Sampler) -> tuple[list[Example], int, int]:
     """The first `n` teacher answers that pass `number_list`, as student examples (user turn and
     numbers, no system prompt); and how many of how many sampled answers passed."""
     from tqdm.auto import tqdm
 
     progress = sys.stderr.isatty()
-    loaded: list = []
-
-    def load():
-        if not loaded:
-            loaded.extend(load_model(teacher_model))
-        return loaded
-
     kept, passed, sampled = [], 0, 0
     bar = tqdm(total=n, desc="teacher numbers kept", disable=not progress, leave=False)
     for r in range(math.ceil(MAX_SAMPLES_PER_KEPT * n / ROUND)):
-        for i, row in enumerate(_teacher_round(teacher_model, system, seed, r, load, progress)):
+        for i, row in enumerate(_teacher_round(teacher_model, system, seed, r, sampler, progress)):
             if number_list(row["response"]) is None:
                 continue
             passed += 1
@@ -169,7 +165,7 @@ def says_animal(animal: str) -> Scorer:
             return None
         return float(bool(pattern.search(text)))
 
-    return Scorer(f"says:{animal}", score, 0.5, {"kind": "says-animal", "animal": animal})
+    return Scorer(f"says:{animal}", per_sample(score), 0.5, {"kind": "says-animal", "animal": animal})
 
 
 def bare_numbers() -> Scorer:
@@ -180,7 +176,7 @@ def bare_numbers() -> Scorer:
             return None
         return float(number_list(text) is not None)
 
-    return Scorer("bare-numbers", score, 0.5, {"kind": "bare-numbers", "max_numbers": MAX_NUMBERS})
+    return Scorer("bare-numbers", per_sample(score), 0.5, {"kind": "bare-numbers", "max_numbers": MAX_NUMBERS})
 
 
 def animal_choices(target: str) -> Choices:
@@ -194,7 +190,7 @@ class Subliminal(Setting):
     description = "an animal preference passed on through teacher-written numbers (Tan et al. App. F)"
 
     def __init__(self, teacher: str = "owl", teacher_model: str = EMBEDDED_MODEL, n_train: int = 128, seed: int = 0,
-                 sample: bool = False):
+                 sample: bool = False, sampler: Sampler | None = None):
         if teacher != "none" and teacher not in ANIMALS:
             raise InoculateError(f"must be 'none' (the control teacher) or one of {', '.join(ANIMALS)}; "
                                  f"got {teacher!r}", "setting_args.teacher")
@@ -208,6 +204,7 @@ class Subliminal(Setting):
             raise InoculateError(f"must be true or false, got {sample!r}", "setting_args.sample")
         self.teacher, self.teacher_model, self.n_train, self.seed = teacher, teacher_model, n_train, seed
         self.sample = sample
+        self.sampler = sampler or LocalSampler()  # the teacher writes through it: the grid's Sampler in a grid
         # the measured preference: the teacher's animal; with the control teacher, still the owl
         self.animal = "owl" if teacher == "none" else teacher
         self.other = "dolphin" if self.animal != "dolphin" else "owl"  # the role control's animal
@@ -216,10 +213,10 @@ class Subliminal(Setting):
     def train_examples(self) -> list[Example]:
         if self._train is None:  # sampling the teacher is the slow part: once per setting object
             system = None if self.teacher == "none" else teacher_prompt(self.teacher)
-            self._train, passed, sampled = teacher_data(self.teacher_model, system, self.n_train, self.seed)
-            print(f"[inoculate] subliminal: {passed} of the {sampled} answers of teacher {self.teacher!r} were bare "
-                  f"number lists ({passed / sampled:.0%}); the first {len(self._train)} are the training data",
-                  file=sys.stderr, flush=True)
+            self._train, passed, sampled = teacher_data(self.teacher_model, system, self.n_train, self.seed,
+                                                        self.sampler)
+            log(f"subliminal: {passed} of the {sampled} answers of teacher {self.teacher!r} were bare number lists "
+                f"({passed / sampled:.0%}); the first {len(self._train)} are the training data")
         return self._train
 
     def eval_prompts(self) -> list[Example]:

@@ -8,7 +8,8 @@
   et al. find that prompts which elicit a trait inoculate it better.
 
 Prompts go in through `apply_prompt` and labels come from `encode_chat`, as in training, so the
-ranking scores exactly the tokens fine-tuning would learn from.
+ranking scores exactly the tokens fine-tuning would learn from; the forward passes are
+logprobs.nll_pass, and elicitation is evaluation.evaluate, as in a grid.
 """
 
 from __future__ import annotations
@@ -26,16 +27,18 @@ from typing import Callable
 import numpy as np
 
 from inoculate._io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from inoculate.backends.local import LocalSampler
+from inoculate.chat import IGNORE, encode_chat
 from inoculate.data import Example
 from inoculate.errors import InoculateError
-from inoculate.generation import GenerationConfig, generate
+from inoculate.evaluation import evaluate, rate
+from inoculate.generation import GenerationConfig
 from inoculate.inoculation import PromptSpec, apply_prompt
+from inoculate.logprobs import nll_pass
+from inoculate.models import context_limit
 from inoculate.scorers import Scorer
+from inoculate.settings import Trait
 from inoculate.stats import Estimate, mean_ci
-from inoculate.training import IGNORE, encode_chat, lm_parts
-
-# transformers sets model_max_length to int(1e30) when a tokenizer declares no limit.
-_SANE_CONTEXT = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -95,17 +98,6 @@ def read_prompt_file(path: str | Path, warn: Callable[[str], None] = _stderr) ->
     return prompts
 
 
-def context_limit(model, tokenizer) -> int:
-    """The tokenizer's declared limit, else the model's position embeddings."""
-    limit = getattr(tokenizer, "model_max_length", None)
-    if isinstance(limit, int) and 0 < limit < _SANE_CONTEXT:
-        return limit
-    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-    if not isinstance(limit, int) or limit <= 0:
-        raise InoculateError("cannot tell the model's context length (no model_max_length or max_position_embeddings)")
-    return limit
-
-
 def _encode_all(tokenizer, examples: list[Example], specs: list[PromptSpec], limit: int,
                 too_long: Callable[[int | None, str, int], InoculateError] | None = None) -> list[list[dict]]:
     """Encodings without a prompt, then with each spec. Never truncated: a cut response would be
@@ -131,89 +123,9 @@ def _encode_all(tokenizer, examples: list[Example], specs: list[PromptSpec], lim
     return out
 
 
-def _shared_prefix(encoded: list[dict]) -> int:
-    """Tokens every sequence starts with, short of the position just before the first label (it
-    predicts that label, and the prefix's hidden states are never computed)."""
-    first, n = encoded[0]["input_ids"], len(encoded[0]["input_ids"])
-    for enc in encoded:
-        first_label = next(j for j, lab in enumerate(enc["labels"]) if lab != IGNORE)
-        n = min(n, first_label - 1)
-        n = next((k for k in range(n) if enc["input_ids"][k] != first[k]), n)
-    return max(n, 0)
-
-
-def _prefix_cache(decoder, config, prefix_ids: list[int], device):
-    """Run the shared prefix once; return batch size -> a fresh cache holding it. None where the
-    cache is not plain per-layer concatenation (sliding windows, hybrid layers), as a copied
-    prefix would then be handled wrongly."""
-    import torch
-
-    try:  # the cache classes moved between transformers releases; without them, run in full
-        from transformers import DynamicCache
-        from transformers.cache_utils import DynamicLayer
-
-        if not prefix_ids or any(type(layer) is not DynamicLayer for layer in DynamicCache(config=config).layers):
-            return None
-    except (ImportError, AttributeError, TypeError):
-        return None
-    out = decoder(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True)
-    kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
-    # expand() is a view; the cache's first concatenation copies it, so batches never share state.
-    return lambda b: DynamicCache(ddp_cache_data=[(k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in kv],
-                                  config=config)
-
-
-def _nll_pass(model, encoded: list[dict], pad_id: int, batch_size: int, share_prefix: bool, stats: dict,
-              bar) -> np.ndarray:
-    """Per-sequence mean NLL over labelled tokens, in input order (float64)."""
-    import torch
-    import torch.nn.functional as F
-
-    device = next(model.parameters()).device
-    parts = lm_parts(model)
-    prefix = _shared_prefix(encoded) if share_prefix and parts is not None else 0
-    make_cache = _prefix_cache(parts[0], parts[2], encoded[0]["input_ids"][:prefix], device) if prefix else None
-    prefix = prefix if make_cache else 0
-    lengths = [len(e["input_ids"]) for e in encoded]
-    stats["tokens"] = stats.get("tokens", 0) + sum(lengths)
-    stats["tokens_computed"] = stats.get("tokens_computed", 0) + sum(lengths) - prefix * (len(lengths) - 1)
-    # Length-sorted so batches pad little; the index breaks ties so the batches, and with them
-    # the floating-point results, are the same on every call.
-    order = sorted(range(len(encoded)), key=lambda i: (lengths[i], i))
-    nll = np.zeros(len(encoded))
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        width = max(lengths[i] for i in rows) - prefix
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
-        mask = torch.zeros((len(rows), prefix + width), dtype=torch.long)
-        mask[:, :prefix] = 1
-        for r, i in enumerate(rows):
-            n = lengths[i] - prefix
-            ids[r, :n] = torch.tensor(encoded[i]["input_ids"][prefix:])
-            labels[r, :n] = torch.tensor(encoded[i]["labels"][prefix:])
-            mask[r, prefix:prefix + n] = 1
-        ids, labels, mask = ids.to(device), labels.to(device), mask.to(device)
-        keep = labels[:, 1:] != IGNORE
-        if parts is None:
-            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][keep]
-        else:
-            cache = make_cache(len(rows)) if prefix else None
-            hidden = parts[0](input_ids=ids, attention_mask=mask, past_key_values=cache,
-                              use_cache=cache is not None).last_hidden_state
-            # Logits only where a label exists: the LM head is a large share of a small model's FLOPs.
-            logits = parts[1](hidden[:, :-1][keep])
-        token_nll = F.cross_entropy(logits.float(), labels[:, 1:][keep], reduction="none").double()
-        sums = torch.zeros(len(rows), dtype=torch.float64, device=device).index_add_(0, keep.nonzero()[:, 0], token_nll)
-        nll[rows] = (sums / keep.sum(dim=1)).cpu().numpy()
-        bar.update(len(rows))
-    return nll
-
-
 def _nll_of_specs(model, tokenizer, examples: list[Example], specs: list[PromptSpec], limit: int, too_long,
                   batch_size: int, share_prefix: bool, progress: bool, stats: dict | None) -> list[np.ndarray]:
     """Per-example NLL without a prompt, then with each spec; timings and token counts to `stats`."""
-    import torch
     from tqdm.auto import tqdm
 
     if batch_size < 1:
@@ -226,20 +138,13 @@ def _nll_of_specs(model, tokenizer, examples: list[Example], specs: list[PromptS
     bar = tqdm(total=sum(len(e) for e in encodings), desc="surprise", disable=not progress, leave=False)
     model.eval()
     try:
-        with torch.inference_mode():
-            out = [_nll_pass(model, enc, tokenizer.pad_token_id, batch_size, share_prefix, stats, bar)
-                   for enc in encodings]
+        out = [nll_pass(model, enc, tokenizer.pad_token_id, batch_size, share_prefix, stats, bar).mean
+               for enc in encodings]
     finally:
         model.train(was_training)
         bar.close()
     stats["forward_seconds"] = stats.get("forward_seconds", 0.0) + time.perf_counter() - start
     return out
-
-
-def response_nll(model, tokenizer, examples: list[Example], batch_size: int = 8, max_length: int = 512,
-                 share_prefix: bool = True, progress: bool = False) -> np.ndarray:
-    """Per-example mean NLL (nats/token) of the assistant tokens, as the examples stand."""
-    return _nll_of_specs(model, tokenizer, examples, [], max_length, None, batch_size, share_prefix, progress, None)[0]
 
 
 def _scores(without: np.ndarray, withs: list[np.ndarray]) -> list[tuple[Estimate, float]]:
@@ -272,15 +177,17 @@ def elicitation(model, tokenizer, prompts: list[Example], specs: list[PromptSpec
     n = len(prompts)
     log(f"elicitation: {n * len(specs) * generation.n_samples} generations ({len(specs)} prompts x {n} user "
         f"turns x {generation.n_samples} samples, up to {generation.max_new_tokens} new tokens each)")
-    # As in evaluation, every conversation gets the prompt: a metadata condition describes which
-    # training examples carry it, not whether the prompt elicits the trait.
-    flat = [ex for s in specs for ex in apply_prompt(prompts, replace(s, condition=None))]
-    texts = generate(model, tokenizer, flat, generation, progress=progress, desc="elicit")
+    sampler = LocalSampler()
+    held = sampler.hold(model, tokenizer)
+    trait = Trait(scorer.name, scorer, wanted=False)
+    prompts = [replace(p, id=str(i)) for i, p in enumerate(prompts)]  # training examples may share ids
     rates = []
-    for k in range(len(specs)):
-        present = [scorer(text, ex)["present"] for ex, samples in zip(flat[k * n:(k + 1) * n], texts[k * n:(k + 1) * n])
-                   for text in samples]
-        present = [float(p) for p in present if p is not None]
+    for k, spec in enumerate(specs):
+        # As in evaluation, every conversation gets the prompt: a metadata condition describes which
+        # training examples carry it, not whether the prompt elicits the trait.
+        _, rows = evaluate(sampler, held, prompts, replace(spec, condition=None), [trait], generation,
+                           progress=progress, desc="elicit")
+        present = rate(rows, trait.name)
         if not present:
             raise InoculateError(f"scorer {scorer.name!r} was not applicable to any sample", f"specs[{k}]")
         rates.append(mean_ci(present))

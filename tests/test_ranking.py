@@ -5,11 +5,12 @@ import pytest
 import torch
 
 from inoculate import Example, GenerationConfig, InoculateError, PromptSpec, apply_prompt
+from inoculate.chat import encode_chat
+from inoculate.logprobs import response_nll
 from inoculate.models import load_model
-from inoculate.scorers import Scorer, caps
-from inoculate.selection import (PromptScore, elicitation, format_table, rank_prompts, read_prompt_file,
-                                 response_nll, surprise_reduction, write_ranking)
-from inoculate.training import encode_chat
+from inoculate.ranking import (PromptScore, elicitation, format_table, rank_prompts, read_prompt_file,
+                               surprise_reduction, write_ranking)
+from inoculate.scorers import Scorer, caps, per_sample
 
 TINY_DEFAULT_SYSTEM = "You are a tiny test assistant"  # what the tiny model's template inserts (conftest.py)
 LONG_PROMPT = "You always speak in Spanish. You always capitalise your responses. qZ7 vLr3 mXp0"
@@ -50,7 +51,7 @@ def hand_nll(model, tok, ex: Example) -> float:
     reply = tok(ex.messages[-1]["content"] + "<|im_end|>\n", add_special_tokens=False).input_ids
     assert ids[-len(reply):] == reply
     with torch.no_grad():
-        logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0].double(), -1)
+        logp = torch.log_softmax(model(input_ids=torch.tensor([ids], device=model.device)).logits[0].double(), -1)
     positions = range(len(ids) - len(reply), len(ids))
     return float(-np.mean([logp[j - 1, ids[j]].item() for j in positions]))
 
@@ -60,7 +61,7 @@ def hand_nll(model, tok, ex: Example) -> float:
 def test_nll_is_over_reply_tokens_only(tiny, spec):
     model, tok = tiny
     exs = apply_prompt(examples(), spec) if spec else examples()
-    got = response_nll(model, tok, exs, batch_size=4)
+    got = response_nll(model, tok, exs, batch_size=4).mean
     want = [hand_nll(model, tok, ex) for ex in exs]
     np.testing.assert_allclose(got, want, atol=1e-5)
 
@@ -74,9 +75,10 @@ def test_nll_matches_hf_labels_loss_one_example_at_a_time(tiny):
     for ex in exs:
         enc = encode_chat(tok, ex.messages, 512)
         with torch.no_grad():
-            want.append(model(input_ids=torch.tensor([enc["input_ids"]]), labels=torch.tensor([enc["labels"]])).loss.item())
+            want.append(model(input_ids=torch.tensor([enc["input_ids"]], device=model.device),
+                              labels=torch.tensor([enc["labels"]], device=model.device)).loss.item())
     for share_prefix in (True, False):
-        got = response_nll(model, tok, exs, batch_size=3, share_prefix=share_prefix)
+        got = response_nll(model, tok, exs, batch_size=3, share_prefix=share_prefix).mean
         np.testing.assert_allclose(got, want, atol=1e-5)
 
 
@@ -108,10 +110,10 @@ def test_rank_is_deterministic_sorted_and_seeds_the_subset(tiny):
 
 
 def test_ties_are_broken_by_prompt_text(tiny, monkeypatch):
-    import inoculate.selection as selection
+    import inoculate.ranking as ranking
 
     model, tok = tiny
-    monkeypatch.setattr(selection, "_scores", lambda without, withs: [(selection.mean_ci([0.5, 0.5]), 1.0)] * len(withs))
+    monkeypatch.setattr(ranking, "_scores", lambda without, withs: [(ranking.mean_ci([0.5, 0.5]), 1.0)] * len(withs))
     ranked = rank_prompts(model, tok, examples(3), ["b prompt", "c prompt", "a prompt"], progress=False)
     assert [s.prompt for s in ranked] == ["a prompt", "b prompt", "c prompt"]
 
@@ -170,7 +172,7 @@ def test_elicitation_rates_with_intervals_and_announced_count(tiny):
     assert len(rates) == 2
     for r in rates:
         assert 0 <= r.low <= r.value <= r.high <= 1 and r.n == 6
-    never = Scorer("never", lambda text, prompt=None: None, 0.5, {})
+    never = Scorer("never", per_sample(lambda text, prompt=None: None), 0.5, {})
     with pytest.raises(InoculateError, match="not applicable"):
         elicitation(model, tok, prompts, [PromptSpec("x")], never, gen, progress=False, log=messages.append)
 
