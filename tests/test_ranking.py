@@ -185,6 +185,9 @@ def test_rank_with_elicitation_writes_table_csv_json_png(tiny, tmp_path, capsys)
     assert "elicitation: 12 generations" in capsys.readouterr().err  # 2 prompts x 6 user turns x 1 sample
     assert all(isinstance(s, PromptScore) and s.elicitation.n == 6 for s in scores)
     table = format_table(scores)
+    width = sorted(s.surprise_reduction.high - s.surprise_reduction.low for s in scores)
+    assert "mean over 6 training examples" in table and "read prompts closer than that as tied" in table
+    assert f"typically {(width[0] + width[1]) / 2:.3f} wide" in table
     assert "trait rate" in table and table.splitlines()[1].endswith(scores[0].prompt)
     paths = write_ranking(scores, tmp_path / "out")
     rows = paths["csv"].read_text(encoding="utf-8").splitlines()
@@ -206,3 +209,19 @@ def test_shipped_candidate_files_are_valid():
     assert len(spanish) >= 8 and len(caps_prompts) >= 8
     assert {sc.SPANISH_IP, sc.NEGATED, sc.RANDOM_STRING} <= set(spanish)
     assert {sc.CAPS_IP, "You always write in ALL CAPS.", "You do not write every response in ALL CAPS."} <= set(caps_prompts)
+
+
+def test_rank_command_says_how_many_examples_it_scores(tiny_model_path, tmp_path, capsys):
+    from conftest import chat, write_jsonl
+
+    from inoculate.cli import main
+    from inoculate.ranking import DEFAULT_EXAMPLES
+
+    data = write_jsonl(tmp_path / "train.jsonl", [chat(f"Question {i}?", "HOLA AMIGO.") for i in range(70)])
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("You always speak in Spanish.\nqZ7 vLr3\n", encoding="utf-8")
+    assert main(["rank", "--data", str(data), "--prompts", str(prompts), "--model", tiny_model_path,
+                 "-o", str(tmp_path / "out")]) == 0
+    out, err = capsys.readouterr()
+    assert f"scoring 2 candidate prompts on {DEFAULT_EXAMPLES} of 70 training examples (--n-examples)" in err
+    assert f"mean over {DEFAULT_EXAMPLES} training examples" in out and "wide; read prompts closer" in out

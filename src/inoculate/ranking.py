@@ -41,6 +41,11 @@ from inoculate.settings import Trait
 from inoculate.stats import Estimate, mean_ci
 
 
+# Sized for about 2 minutes with 10 candidates and the embedded model on the 2-core CPU
+# (bench/README.md); the exact question, 200 examples, takes about 6.
+DEFAULT_EXAMPLES = 56
+
+
 @dataclass(frozen=True)
 class PromptScore:
     prompt: str
@@ -208,7 +213,7 @@ def _check_prompts(prompts: list[str]) -> None:
 
 def rank_prompts(model, tokenizer, examples: list[Example], prompts: list[str], placement: str = "system",
                  scorer: Scorer | None = None, eval_prompts: list[Example] | None = None,
-                 generation: GenerationConfig | None = None, n_examples: int = 200, seed: int = 0,
+                 generation: GenerationConfig | None = None, n_examples: int = DEFAULT_EXAMPLES, seed: int = 0,
                  progress: bool = True, batch_size: int = 8, share_prefix: bool = True,
                  stats: dict | None = None, log: Callable[[str], None] = _stderr) -> list[PromptScore]:
     """Score each candidate on `n_examples` training examples (drawn with `seed`), best first.
@@ -254,8 +259,12 @@ def format_table(scores: list[PromptScore]) -> str:
     lines = ["  ".join([r[0].rjust(widths[0])] + [cell.ljust(w) for cell, w in zip(r[1:-1], widths[1:])] + [r[-1]])
              for r in [head, *rows]]
     n = scores[0].surprise_reduction.n if scores else 0
-    return "\n".join(lines + [f"surprise reduction: NLL(without) - NLL(with) in nats/token over {n} examples; "
-                              "higher = the prompt explains more of the responses"])
+    width = float(np.median([s.surprise_reduction.high - s.surprise_reduction.low for s in scores])) if scores else 0.0
+    return "\n".join(lines + [
+        f"surprise reduction: NLL(without) - NLL(with) in nats/token, mean over {n} training examples; higher = "
+        "the prompt explains more of the responses",
+        f"[95% CI]: over those examples, typically {width:.3f} wide; read prompts closer than that as tied (4x the "
+        "examples halve the width)"])
 
 
 def _csv(scores: list[PromptScore]) -> str:
