@@ -74,3 +74,36 @@ def test_apply_prompts_file_rejects_duplicate_lines_with_their_place(tmp_path, c
     pool.write_text("Always answer in Spanish.\nRespond in Spanish.\n", encoding="utf-8")
     code, _, _ = run_cli(capsys, "apply", str(src), "--prompts-file", str(pool), "-o", str(tmp_path / "out.jsonl"))
     assert code == 0
+
+
+def test_library_warnings_stay_out_of_the_terminal_ours_do_not():
+    import warnings
+
+    from inoculate._log import InoculateWarning, quiet_library_warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_library_warnings()
+        warnings.warn("`past_key_values` is deprecated", FutureWarning)
+        warnings.warn("some library advice", UserWarning)
+        warnings.warn("sandbox: only the best-effort audit-hook tier", InoculateWarning)
+    assert [str(w.message) for w in seen] == ["sandbox: only the best-effort audit-hook tier"]
+
+
+def test_train_and_evaluate_from_the_terminal_print_no_library_warnings(tmp_path, tiny_model_path):
+    data = write_jsonl(tmp_path / "train.jsonl", [chat(f"Question {i}?", "HOLA AMIGO.") for i in range(4)])
+    prompts = write_jsonl(tmp_path / "eval.jsonl", [chat("Describe the sea.")])
+    cli = [sys.executable, "-m", "inoculate.cli"]
+    train = subprocess.run(cli + ["train", str(data), "-o", str(tmp_path / "ip"), "--model", tiny_model_path, "--set",
+                                  "batch_size=2", "--set", "lora_r=2"], capture_output=True, text=True)
+    assert train.returncode == 0, train.stderr
+    assert "adapter saved to" in train.stdout and "Warning" not in train.stderr, train.stderr
+    evaluate = subprocess.run(cli + ["evaluate", "--prompts", str(prompts), "--model", tiny_model_path, "--adapter",
+                                     str(tmp_path / "ip" / "adapter"), "--trait", "caps", "--context", "ip=Hola",
+                                     "--set", "max_new_tokens=3", "-o", str(tmp_path / "eval-out.jsonl")],
+                              capture_output=True, text=True)
+    assert evaluate.returncode == 0, evaluate.stderr
+    assert "Warning" not in evaluate.stderr and "deprecated" not in evaluate.stderr, evaluate.stderr
+    rows = [json.loads(line) for line in (tmp_path / "eval-out.jsonl").open()]
+    assert [(r["context"], r["prompt_id"]) for r in rows] == [("none", "eval-0"), ("ip", "eval-0")]
+    assert set(rows[0]["caps"]) == {"score", "present"}

@@ -142,3 +142,31 @@ def test_default_subset_keeps_the_settings_mix(setting, key):
     values = [ex.metadata[key] for ex in plan.train]
     share = sum(v in ("es", True) for v in values) / len(values)
     assert 0.35 < share < 0.65, share
+
+
+@pytest.mark.parametrize("override, key", [
+    ("generation.temperature=.nan", "spec.generation.temperature"),
+    ("generation.top_p=nan", "spec.generation.top_p"),
+    ("train.learning_rate=.inf", "spec.train.learning_rate"),
+    ("train.max_grad_norm=-.inf", "spec.train.max_grad_norm"),
+    ("trait_fraction=.nan", "spec.trait_fraction"),
+])
+def test_nan_and_infinity_are_refused_by_key(override, key):
+    with pytest.raises(InoculateError, match="must be a finite number") as err:
+        load_spec(None, [override])
+    assert err.value.where == key
+
+
+@pytest.mark.parametrize("spec, key, new", [
+    ({"evaluate_base": False}, "spec.evaluate_base", "evaluate_untrained"),
+    ({"train": {"device": "cpu"}}, "spec.train.device", "'device'"),
+    ({"train": {"dtype": "float32"}}, "spec.train.dtype", "'dtype'"),
+])
+def test_renamed_keys_say_their_new_name(spec, key, new):
+    with pytest.raises(InoculateError, match=f"renamed: use (the top-level key )?'?{new}") as err:
+        load_spec(spec)
+    assert err.value.where == key
+    assert load_spec({"device": "cpu", "dtype": "float32", "evaluate_untrained": False}).device == "cpu"
+    with pytest.raises(InoculateError, match="one of auto, float32") as err:
+        load_spec({"dtype": "fp8"})
+    assert err.value.where == "dtype"

@@ -50,10 +50,14 @@ def test_a_model_that_asks_for_its_own_cache_type_generates_without_the_shared_p
     config = GenerationConfig(max_new_tokens=8, temperature=0, batch_size=5)
     shared = generate(model, tok, prompts, config, progress=False)
     assert all(t for [t] in shared)
-    model.generation_config.cache_implementation = "static"
+    decoder = model.get_decoder()
     calls = []
-    real = model.forward
-    model.forward = lambda *a, **k: calls.append(k.get("input_ids")) or real(*a, **k)
+    real = decoder.forward
+    decoder.forward = lambda *a, **k: calls.append(k.get("input_ids")) or real(*a, **k)
+    assert generate(model, tok, prompts, config, progress=False) == shared
+    assert calls[0].shape[0] == 1  # the prefix, encoded once for the batch
+    model.generation_config.cache_implementation = "static"
+    calls.clear()
     assert generate(model, tok, prompts, config, progress=False) == shared
     assert all(ids is None or ids.shape[0] == len(prompts) for ids in calls)  # no separate prefix pass
 
