@@ -23,6 +23,6 @@ for r in range(opts.rounds):
     for overhead in opts.overheads:
         T.CPU_CALL_OVERHEAD_TOKENS = overhead
         model, tok = load_model("smollm2-135m", "cpu", "float32")
-        _, res = T.train_lora(model, tok, plan.train, config, seed=0, progress=False)
+        _, res = T.train_lora(model, tok, plan.train_examples, config, seed=0, progress=False)
         print(f"round {r + 1} overhead {overhead}: {res.tokens_per_second:.1f} tokens/s "
               f"({res.seconds:.1f} s, final loss {res.losses[-1]['loss']:.5f})", flush=True)

@@ -109,7 +109,7 @@ def test_shipped_example_specs_are_valid(monkeypatch):
     monkeypatch.chdir(root)
     for path in sorted((root / "examples").glob("*.yaml")):
         plan = build_plan(load_spec(path))
-        assert plan.arms and plan.train and plan.evals, path
+        assert plan.arms and plan.train_examples and plan.eval_prompts, path
     own = build_plan(load_spec(root / "examples" / "own_data.yaml"))
     tagged = own.setting.arms()[2].prompt
     assert tagged.condition == {"label": "caps"} and own.contexts["caps-ip-tagged-only"]["ip:caps-ip-tagged-only"].condition is None
@@ -139,7 +139,7 @@ def test_default_subset_keeps_the_settings_mix(setting, key):
     from inoculate.experiment import build_plan, load_spec
 
     plan = build_plan(load_spec({"setting": setting}))
-    values = [ex.metadata[key] for ex in plan.train]
+    values = [ex.metadata[key] for ex in plan.train_examples]
     share = sum(v in ("es", True) for v in values) / len(values)
     assert 0.35 < share < 0.65, share
 
@@ -170,3 +170,13 @@ def test_renamed_keys_say_their_new_name(spec, key, new):
     with pytest.raises(InoculateError, match="one of auto, float32") as err:
         load_spec({"dtype": "fp8"})
     assert err.value.where == "dtype"
+
+
+def test_an_unusable_device_fails_before_anything_is_written(tmp_path, tiny_model_path):
+    import torch
+
+    cases = [("gpu", "'gpu' is not a device")] + ([("cuda", "no CUDA GPU")] if not torch.cuda.is_available() else [])
+    for device, message in cases:
+        with pytest.raises(InoculateError, match=message) as err:
+            run_experiment(tiny_spec(tmp_path, tiny_model_path, device=device), tmp_path / "out", progress=False)
+        assert err.value.where == "device" and not (tmp_path / "out").exists()

@@ -21,7 +21,7 @@ def plan(**spec):
 def trained_on(p, arm_name):
     """What one arm trains on: the plan's data through the arm's prompt, as the runner does."""
     arm = next(a for a in p.arms if a.name == arm_name)
-    return apply_prompt(p.train, arm.prompt)
+    return apply_prompt(p.train_examples, arm.prompt)
 
 
 def system(ex):
@@ -30,23 +30,23 @@ def system(ex):
 
 def test_fraction_is_exact_seeded_and_the_same_data_for_every_arm():
     p = plan(trait_fraction=0.25)
-    assert sum(e.metadata["shows_trait"] for e in p.train) == 10
-    assert [e.id for e in p.train] == [e.id for e in plan().train]  # the same n_train subset as unmixed
-    assert [e.messages for e in plan(trait_fraction=0.25).train] == [e.messages for e in p.train]
-    for e in p.train:  # the rest are the plain-English counterparts of the same questions
+    assert sum(e.metadata["shows_trait"] for e in p.train_examples) == 10
+    assert [e.id for e in p.train_examples] == [e.id for e in plan().train_examples]  # the same n_train subset as unmixed
+    assert [e.messages for e in plan(trait_fraction=0.25).train_examples] == [e.messages for e in p.train_examples]
+    for e in p.train_examples:  # the rest are the plain-English counterparts of the same questions
         spanish_caps = e.messages[-1]["content"].isupper()
         assert spanish_caps == e.metadata["shows_trait"] and e.metadata["language"] == ("es" if spanish_caps else "en")
     responses = {a.name: [e.messages[-1] for e in trained_on(p, a.name)] for a in p.arms}
     assert all(r == responses["no-ip"] for r in responses.values())
-    assert sum(e.metadata["shows_trait"] for e in plan(trait_fraction=0.0).train) == 0
-    assert plan(trait_fraction=1.0).train == plan().train
+    assert sum(e.metadata["shows_trait"] for e in plan(trait_fraction=0.0).train_examples) == 0
+    assert plan(trait_fraction=1.0).train_examples == plan().train_examples
 
 
 def test_ip_on_label_applies_the_ip_only_to_trait_examples():
     p = plan(trait_fraction=0.5, ip_on="label")
     for name in ("spanish-ip", "random"):
         got = [e.metadata["inoculation"] is not None for e in trained_on(p, name)]
-        assert got == [e.metadata["shows_trait"] for e in p.train] and sum(got) == 20
+        assert got == [e.metadata["shows_trait"] for e in p.train_examples] and sum(got) == 20
     assert all(e.metadata["inoculation"] is not None for e in trained_on(plan(trait_fraction=0.5), "spanish-ip"))
     # the IP at test time is the same prompt without the training-time condition
     assert p.contexts["spanish-ip"]["ip:spanish-ip"].condition is None
@@ -54,10 +54,10 @@ def test_ip_on_label_applies_the_ip_only_to_trait_examples():
 
 def test_ip_on_scorer_agrees_with_labels_on_spanish_caps():
     p = plan(trait_fraction=0.5, ip_on="scorer")
-    agree = [e.metadata["trait_flagged"] == e.metadata["shows_trait"] for e in p.train]
+    agree = [e.metadata["trait_flagged"] == e.metadata["shows_trait"] for e in p.train_examples]
     assert sum(agree) >= 0.9 * len(agree)
     got = [e.metadata["inoculation"] is not None for e in trained_on(p, "spanish-ip")]
-    assert got == [e.metadata["trait_flagged"] for e in p.train]
+    assert got == [e.metadata["trait_flagged"] for e in p.train_examples]
 
 
 def test_clean_prompt_lands_only_on_the_examples_without_the_ip():
@@ -67,7 +67,7 @@ def test_clean_prompt_lands_only_on_the_examples_without_the_ip():
             expected = (None if name == "no-ip" else "You always speak in Spanish.") if e.metadata["shows_trait"] else BENIGN
             assert system(e) == expected
     user_turn = plan(trait_fraction=0.5, ip_on="label", clean_prompt={"prompt": "Be kind.", "placement": "user_prefix"})
-    assert {e.messages[0]["content"].startswith("Be kind.\n") for e in user_turn.train if not e.metadata["shows_trait"]} == {True}
+    assert {e.messages[0]["content"].startswith("Be kind.\n") for e in user_turn.train_examples if not e.metadata["shows_trait"]} == {True}
 
 
 def test_labelled_own_data_with_ip_on_label(tmp_path):

@@ -105,7 +105,7 @@ def test_asking_for_more_data_than_there_is_is_said(tmp_path, tiny_model_path, c
     spec = tiny_spec(tmp_path, tiny_model_path, n_train=100_000_000, n_eval=50, only_arms=["no-ip"],
                      evaluate_untrained=False)
     plan = build_plan(spec)
-    assert len(plan.train) == 6 and len(plan.evals) == 3
+    assert len(plan.train_examples) == 6 and len(plan.eval_prompts) == 3
     assert plan.notes == ["n_train: 100000000 asked for, but there are only 6; all 6 are used",
                           "n_eval: 50 asked for, but there are only 3; all 3 are used"]
     report = run_experiment(spec, tmp_path / "out", progress=False).read_text()

@@ -31,7 +31,7 @@ from inoculate.errors import InoculateError
 from inoculate.executors import Executor, SerialExecutor
 from inoculate.grid import grid_record, write_grid
 from inoculate.inoculation import apply_prompt
-from inoculate.models import context_limit, load_model, load_tokenizer, resolve_model
+from inoculate.models import context_limit, load_model, load_tokenizer, pick_device, resolve_model
 from inoculate.plan import Plan, fixed_subset, build_plan
 from inoculate.ranking import surprise_reduction
 from inoculate.report import write_report
@@ -50,7 +50,7 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
     for note in plan.notes:
         log(note)
     with _exclusive(out_dir):
-        plan.inputs.write(out_dir, plan.train, plan.evals, plan.setting.probes())
+        plan.inputs.write(out_dir, plan.train_examples, plan.eval_prompts, plan.setting.probes())
         surprise = _surprise(plan, out_dir, progress)
         finished = {run.label: entries for run, entries in (executor or SerialExecutor()).map(plan.runs, out_dir, progress)}
         write_grid(out_dir, grid_record(plan, [e for run in plan.runs for e in finished[run.label]], surprise))
@@ -63,13 +63,17 @@ def preflight(plan: Plan) -> None:
     from transformers import AutoConfig
 
     spec = plan.spec
+    try:
+        pick_device(spec.device)
+    except InoculateError as e:
+        raise InoculateError(e.message, "device") from e
     tokenizer = load_tokenizer(spec.model)
     context = getattr(AutoConfig.from_pretrained(resolve_model(spec.model)), "max_position_embeddings", None)
     for arm in plan.arms:
-        encode_examples(tokenizer, apply_prompt(plan.train, arm.prompt), spec.train.max_length)
+        encode_examples(tokenizer, apply_prompt(plan.train_examples, arm.prompt), spec.train.max_length)
     prompts = {content_hash(p): p for p in [None, *plan.untrained_contexts.values()]}
     for prompt in prompts.values():
-        encode_prompts(tokenizer, apply_prompt(plan.evals, prompt), spec.generation.max_new_tokens, context)
+        encode_prompts(tokenizer, apply_prompt(plan.eval_prompts, prompt), spec.generation.max_new_tokens, context)
 
 
 @contextmanager
@@ -101,8 +105,8 @@ def _surprise(plan: Plan, out_dir: Path, progress: bool) -> dict[str, Any]:
     arms = [a for a in plan.arms if a.prompt is not None]
     if not spec.surprise_examples or len(arms) < 2:
         return {}
-    examples = fixed_subset(plan.train, spec.surprise_examples)
-    key = {"kind": "surprise", "schema": SCHEMA_VERSION, "model": plan.model_id, "data": dataset_hash(plan.train),
+    examples = fixed_subset(plan.train_examples, spec.surprise_examples)
+    key = {"kind": "surprise", "schema": SCHEMA_VERSION, "model": plan.model_id, "data": dataset_hash(plan.train_examples),
            "n": len(examples), "prompts": [a.prompt for a in arms]}
     path = out_dir / f"surprise-{content_hash(key)}.json"
     if not path.is_file():

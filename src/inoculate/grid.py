@@ -28,7 +28,7 @@ def grid_record(plan, entries: list[dict[str, Any]], surprise: dict[str, Any]) -
         "schema": SCHEMA_VERSION, "spec": plan.spec, "setting": plan.setting.name, "model": plan.spec.model,
         "model_fingerprint": plan.model_id, "version": package_versions()["inoculate"],
         "provenance": provenance(plan.spec.model), "notes": plan.notes, "surprise": surprise,
-        "n_train": len(plan.train), "n_eval": len(plan.evals), "data_hash": dataset_hash(plan.train),
+        "n_train": len(plan.train_examples), "n_eval": len(plan.eval_prompts), "data_hash": dataset_hash(plan.train_examples),
         "traits": [{"name": t.name, "wanted": t.wanted, "scorer": t.scorer.name, "config": t.scorer.config,
                     "description": t.description, "choices": t.choices.config if t.choices else None}
                    for t in plan.traits],

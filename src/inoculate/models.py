@@ -144,6 +144,10 @@ def pick_device(device: str = "auto") -> str:
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise InoculateError(f"{device!r} is not a device (auto, cpu, cuda, cuda:N)") from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InoculateError(f"device {device!r} requested but no CUDA GPU is available")
     return device

@@ -37,8 +37,8 @@ class Plan:
 
     spec: ExperimentSpec
     setting: Setting
-    train: list[Example]
-    evals: list[Example]
+    train_examples: list[Example]  # the grid's training data, the same for every arm
+    eval_prompts: list[Example]
     traits: list[Trait]
     arms: list[Arm]
     contexts: dict[str, dict[str, PromptSpec | None]]  # arm name -> context name -> prompt
@@ -199,7 +199,7 @@ def _runs(plan: Plan, trainer: Trainer, sampler: Sampler, traits: TraitSource) -
     if spec.evaluate_untrained:
         todo.append((UNTRAINED, spec.seeds[0], None, plan.untrained_contexts))
     todo += [(arm.name, seed, arm, plan.contexts[arm.name]) for seed in spec.seeds for arm in plan.arms]
-    data_hash, prompts_hash = dataset_hash(plan.train), dataset_hash(plan.evals)
+    data_hash, prompts_hash = dataset_hash(plan.train_examples), dataset_hash(plan.eval_prompts)
     runs = []
     for n, (name, seed, arm, contexts) in enumerate(todo, start=1):
         label = f"[{n}/{len(todo)}] {'untrained model' if arm is None else arm.name} seed {seed}"
