@@ -83,6 +83,9 @@ def test_spec_errors_name_the_key(tmp_path, tiny_model_path):
         build_plan(tiny_spec(tmp_path, tiny_model_path, arms={"a": {"prompt": "x"}}))
     with pytest.raises(InoculateError, match="unknown trait 'french'"):
         build_plan(tiny_spec(tmp_path, tiny_model_path, arms={"b": None, "a": {"prompt": "x", "targets": ["french"]}}))
+    with pytest.raises(InoculateError, match="names the untrained model") as err:
+        build_plan(tiny_spec(tmp_path, tiny_model_path, arms={"no-ip": None, "untrained": {"prompt": "x"}}))
+    assert err.value.where == "arms.untrained"
     with pytest.raises(InoculateError, match="spec file not found"):
         load_spec(tmp_path / "missing.yaml")
 

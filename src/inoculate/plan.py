@@ -18,6 +18,7 @@ from inoculate.backends import Sampler, Trainer
 from inoculate.backends.local import LocalSampler, LocalTrainer
 from inoculate.data import Example, dataset_hash, ensure_ids, load_jsonl
 from inoculate.errors import InoculateError
+from inoculate.grid import UNTRAINED
 from inoculate.inoculation import TRAIT_FLAG, TRAIT_LABEL, PromptSpec, apply_prompt, mix_trait_fraction, restrict
 from inoculate.models import model_fingerprint
 from inoculate.runs import EvalContext, Inputs, Run, Training, Untrained
@@ -25,7 +26,6 @@ from inoculate.settings import Arm, CustomSetting, Setting, Trait, TraitSource, 
 from inoculate.settings.base import check_arms
 from inoculate.spec import ExperimentSpec
 
-UNTRAINED = "untrained"  # the grid's name for the untrained model's run
 ARM_LABELS = ("name", "role", "targets", "paraphrases", "negation")  # arm fields that only name it or guide
 #                                      evaluation; every other field (a new one too) is part of the train key
 
@@ -99,6 +99,9 @@ def _capped(n: int | None, examples: list, key: str, notes: list[str]) -> int | 
 def _arms(spec: ExperimentSpec, setting: Setting, traits: list[Trait]) -> list[Arm]:
     arms = [Arm.from_dict(n, d) for n, d in spec.arms.items()] if spec.arms is not None else setting.arms()
     check_arms(arms, [t.name for t in traits], "arms")
+    if UNTRAINED in {a.name for a in arms}:
+        raise InoculateError(f"{UNTRAINED!r} names the untrained model in the report; give the arm another name",
+                             f"arms.{UNTRAINED}")
     if spec.only_arms:
         unknown = sorted(set(spec.only_arms) - {a.name for a in arms})
         if unknown:
