@@ -52,6 +52,9 @@ class CountingSampler:
     def answer_logprobs(self, model, prompt, answers):
         return self.inner.answer_logprobs(model, prompt, answers)
 
+    def release(self):
+        self.inner.release()
+
 
 class ScriptedSampler:
     """Answers from a script instead of a model: `answer(prompt, call, index)` gives the text for
@@ -75,6 +78,10 @@ class ScriptedSampler:
 
     def answer_logprobs(self, model, prompt, answers):
         return self.inner.answer_logprobs(model, prompt, answers)
+
+    def release(self):
+        if self.inner:
+            self.inner.release()
 
 
 def number_teacher_answer(prompt, call: int, i: int):

@@ -111,3 +111,22 @@ def test_asking_for_more_data_than_there_is_is_said(tmp_path, tiny_model_path, c
     report = run_experiment(spec, tmp_path / "out", progress=False).read_text()
     assert "[inoculate] n_train: 100000000 asked for, but there are only 6" in capsys.readouterr().err
     assert "Note: n_train: 100000000 asked for, but there are only 6; all 6 are used." in report
+
+
+def test_no_model_is_held_for_sampling_while_the_next_run_trains(tmp_path, tiny_model_path):
+    from doubles import CountingTrainer
+
+    from inoculate.backends.local import LocalSampler, LocalTrainer
+
+    spec = tiny_spec(tmp_path, tiny_model_path)
+    sampler = LocalSampler()
+
+    class Watching(CountingTrainer):
+        def train(self, *args):
+            self.held.append(sampler._held)
+            return super().train(*args)
+
+    trainer = Watching(LocalTrainer(spec.train))
+    trainer.held = []
+    run_experiment(spec, tmp_path / "out", progress=False, trainer=trainer, sampler=sampler)
+    assert trainer.held == [None, None, None] and sampler._held is None

@@ -133,12 +133,15 @@ def execute_run(run: Run, out_dir: str | Path, progress: bool = True) -> list[di
     model = run.source.model(run, out_dir, progress)
     evals, traits, run_dir = run.inputs.load_evals(out_dir), run.traits.build(), out_dir / run.run_dir
     entries = []
-    for ctx in run.contexts:
-        evaluate(run.sampler, model, evals, ctx.prompt, traits, run.generation,
-                 generations=run_dir / ctx.generations if ctx.generations else None, scores=run_dir / ctx.scores,
-                 progress=progress, desc=f"{run.name}/{ctx.name}",
-                 log=lambda message, at=ctx.name: log(f"{run.label}: {message} under {at}"))
-        entries.append({"arm": run.name, "seed": run.seed, "context": ctx.name, "run_dir": run.run_dir,
-                        "generations": ctx.generations, "scores": ctx.scores})
+    try:
+        for ctx in run.contexts:
+            evaluate(run.sampler, model, evals, ctx.prompt, traits, run.generation,
+                     generations=run_dir / ctx.generations if ctx.generations else None, scores=run_dir / ctx.scores,
+                     progress=progress, desc=f"{run.name}/{ctx.name}",
+                     log=lambda message, at=ctx.name: log(f"{run.label}: {message} under {at}"))
+            entries.append({"arm": run.name, "seed": run.seed, "context": ctx.name, "run_dir": run.run_dir,
+                            "generations": ctx.generations, "scores": ctx.scores})
+    finally:
+        run.sampler.release()  # the next run may train: its model must not sit beside this one
     log(f"{run.label}: evaluated under {', '.join(c.name for c in run.contexts)} ({time.perf_counter() - start:.0f}s)")
     return entries

@@ -59,3 +59,6 @@ class Sampler(Protocol):
 
     def answer_logprobs(self, model: ModelRef, prompt: Example, answers: list[str]) -> list[float]:
         """log P(answer) of each answer as the whole assistant response to `prompt`."""
+
+    def release(self) -> None:
+        """Let go of any model held in memory (a run unit is done; the next one may train)."""

@@ -71,6 +71,9 @@ class LocalSampler:
         loaded, tokenizer = self._load(model)
         return answer_logprobs(loaded, tokenizer, prompt, answers, context_limit(loaded, tokenizer))
 
+    def release(self) -> None:
+        self._held = None
+
     def _load(self, ref: ModelRef):
         if self._held is None or self._held[0] != ref:
             self._held = None  # let the previous model go before loading the next

@@ -215,6 +215,7 @@ class Subliminal(Setting):
             system = None if self.teacher == "none" else teacher_prompt(self.teacher)
             self._train, passed, sampled = teacher_data(self.teacher_model, system, self.n_train, self.seed,
                                                         self.sampler)
+            self.sampler.release()  # the teacher is done; training comes next
             log(f"subliminal: {passed} of the {sampled} answers of teacher {self.teacher!r} were bare number lists "
                 f"({passed / sampled:.0%}); the first {len(self._train)} are the training data")
         return self._train
