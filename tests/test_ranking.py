@@ -171,7 +171,7 @@ def test_elicitation_rates_with_intervals_and_announced_count(tiny):
     assert len(messages) == 1 and "12 generations" in messages[0]
     assert len(rates) == 2
     for r in rates:
-        assert 0 <= r.low <= r.value <= r.high <= 1 and r.n == 6
+        assert 0 <= r.low <= r.value <= r.high <= 1 and r.n == 3  # the prompts are the units, not their 6 samples
     never = Scorer("never", per_sample(lambda text, prompt=None: None), 0.5, {})
     with pytest.raises(InoculateError, match="not applicable"):
         elicitation(model, tok, prompts, [PromptSpec("x")], never, gen, progress=False, log=messages.append)

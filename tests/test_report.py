@@ -42,7 +42,8 @@ def test_semantic_inoculation_is_called_semantic(tmp_path):
     text = findings(tmp_path)
     assert "suppression vs `no-ip` 0.75" in text
     assert "Verdict: mostly semantic" in text
-    assert "across samples: a single training seed" in text
+    assert "over evaluation prompts: the prompt is the unit" in text and "With a single training seed" in text
+    assert "| `untrained` | 0.00 [0.00, 0.04] |" in text  # 0 of 100 prompts: not a collapsed [0.00, 0.00]
     assert "with its own IP at test time the trait rate is 0.90" in text
 
 
@@ -70,7 +71,8 @@ def test_several_seeds_give_intervals_across_seeds(tmp_path):
     make_grid(tmp_path, {("no-ip", "none"): [0.8, 0.7, 0.9], ("ip", "none"): [0.1, 0.0, 0.2],
                          ("random", "none"): [0.7, 0.8, 0.75]})
     text = findings(tmp_path)
-    assert "across seeds" in text and "seeds 0, 1, 2" in text
+    assert "over the 3 training seeds first, then over evaluation prompts" in text and "seeds 0, 1, 2" in text
+    assert "paired by prompt and seed" in text
     csv = (tmp_path / "report" / "results.csv").read_text().splitlines()
     assert csv[0] == "arm,seed,context,trait,rate,n_samples" and len(csv) == 1 + 9
     row = next(r for r in csv if r.startswith("ip,2,none"))
@@ -163,3 +165,25 @@ def test_a_grid_from_schema_1_still_reports(tmp_path):
     assert {e["arm"] for e in read_grid(tmp_path)["entries"]} == {"untrained", "no-ip", "ip", "random"}
     text = findings(tmp_path)
     assert "before training this prompt elicited it at 0.40" in text and "| `untrained` |" in text
+
+
+def _with_negated_control(tmp_path, ip_rate, negated_rate, random_rate):
+    make_grid(tmp_path, {("no-ip", "none"): [0.8], ("ip", "none"): [ip_rate], ("random", "none"): [random_rate],
+                         ("negated", "none"): [negated_rate]})
+    grid = json.loads((tmp_path / "grid.json").read_text())
+    grid["arms"].append({"name": "negated", "role": "control", "targets": [],
+                         "prompt": {"prompts": ["You never speak in Spanish."], "placement": "system"}})
+    atomic_write_json(tmp_path / "grid.json", grid)
+    return findings(tmp_path)
+
+
+def test_a_control_with_the_prompts_words_that_works_as_well_is_a_keyword_effect(tmp_path):
+    text = _with_negated_control(tmp_path, ip_rate=0.12, negated_rate=0.1, random_rate=0.75)
+    assert "Verdict: a keyword effect: the control `negated` suppresses about as much" in text
+    assert "while the random string `random` does not" in text and "beyond the other controls: `negated` -0.02" in text
+
+
+def test_the_verdict_names_the_strongest_control(tmp_path):
+    text = _with_negated_control(tmp_path, ip_rate=0.05, negated_rate=0.5, random_rate=0.7)
+    assert "Verdict: mostly semantic: it suppresses clearly more than every control (the strongest, `negated`, " \
+           "leaves 0.45" in text

@@ -86,11 +86,10 @@ def cmd_evaluate(args):
     from inoculate.backends import ModelRef
     from inoculate.backends.local import LocalSampler
     from inoculate.data import ensure_ids, load_jsonl
-    from inoculate.evaluation import evaluate, rate
+    from inoculate.evaluation import evaluate, trait_rate
     from inoculate.generation import GenerationConfig
     from inoculate.inoculation import PromptSpec
     from inoculate.settings import Trait
-    from inoculate.stats import mean_ci
 
     gen = from_dict(GenerationConfig, _parse_kv(args.set or [], "--set"), "generation")
     prompts = ensure_ids(load_jsonl(args.prompts, require_assistant=False), args.prompts)
@@ -110,11 +109,11 @@ def cmd_evaluate(args):
     atomic_write_jsonl(Path(args.output), rows)
     for name in contexts:
         for t in traits:
-            applicable = rate([r for r in rows if r["context"] == name], t.name)
-            if not applicable:
+            est = trait_rate([r for r in rows if r["context"] == name], t.name)
+            if est is None:
                 print(f"{name:>16}  {t.name:<12} not applicable to these prompts")
                 continue
-            print(f"{name:>16}  {t.name:<12} {mean_ci(applicable).fmt()}  (95% CI over samples)")
+            print(f"{name:>16}  {t.name:<12} {est.fmt()}  (95% CI over {est.n} prompts)")
     print(f"per-sample results: {args.output}")
 
 

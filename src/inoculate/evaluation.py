@@ -14,6 +14,7 @@ from inoculate.data import Example
 from inoculate.generation import GenerationConfig
 from inoculate.inoculation import PromptSpec, apply_prompt
 from inoculate.settings.base import Trait
+from inoculate.stats import Estimate, rate_ci
 
 
 def evaluate(sampler: Sampler, model: ModelRef, prompts: list[Example], context: PromptSpec | None,
@@ -77,6 +78,13 @@ def score_rows(traits: list[Trait], prompts: list[Example], samples: list[dict] 
     return rows
 
 
-def rate(rows: list[dict], trait: str) -> list[float]:
-    """The trait's outcomes over the rows where it applies (1/0, or a probability for choice traits)."""
-    return [float(r[trait]["present"]) for r in rows if r[trait]["present"] is not None]
+def trait_rate(rows: list[dict], trait: str) -> Estimate | None:
+    """The trait's rate over the score rows where it applies (1/0, or a probability for choice
+    traits) with its interval, the prompt as the unit (stats.rate_ci); None where it never applies."""
+    cells: dict[str, list[float]] = {}
+    for r in rows:
+        if r[trait]["present"] is not None:
+            cells.setdefault(r["prompt_id"], []).append(float(r[trait]["present"]))
+    if not cells:
+        return None
+    return rate_ci([[sum(v) / len(v) for v in cells.values()]], sum(len(v) for v in cells.values()))

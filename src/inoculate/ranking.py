@@ -31,7 +31,7 @@ from inoculate.backends.local import LocalSampler
 from inoculate.chat import IGNORE, encode_chat
 from inoculate.data import Example
 from inoculate.errors import InoculateError
-from inoculate.evaluation import evaluate, rate
+from inoculate.evaluation import evaluate, trait_rate
 from inoculate.generation import GenerationConfig
 from inoculate.inoculation import PromptSpec, apply_prompt
 from inoculate.logprobs import nll_pass
@@ -174,7 +174,7 @@ def surprise_reduction(model, tokenizer, examples: list[Example], specs: list[Pr
 def elicitation(model, tokenizer, prompts: list[Example], specs: list[PromptSpec], scorer: Scorer,
                 generation: GenerationConfig, progress: bool = True,
                 log: Callable[[str], None] = _stderr) -> list[Estimate]:
-    """Trait rate of `model` with each spec applied to `prompts`, a 95% CI over samples (those the
+    """Trait rate of `model` with each spec applied to `prompts`, a 95% CI over prompts (samples the
     scorer finds not applicable left out). The number of generations goes to `log` before any
     sampling: on a CPU this is the slow part, and the user should be able to stop it in time."""
     if not prompts:
@@ -192,10 +192,10 @@ def elicitation(model, tokenizer, prompts: list[Example], specs: list[PromptSpec
         # training examples carry it, not whether the prompt elicits the trait.
         _, rows = evaluate(sampler, held, prompts, replace(spec, condition=None), [trait], generation,
                            progress=progress, desc="elicit")
-        present = rate(rows, trait.name)
-        if not present:
+        est = trait_rate(rows, trait.name)
+        if est is None:
             raise InoculateError(f"scorer {scorer.name!r} was not applicable to any sample", f"specs[{k}]")
-        rates.append(mean_ci(present))
+        rates.append(est)
     return rates
 
 
@@ -271,7 +271,7 @@ def _csv(scores: list[PromptScore]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["rank", "prompt", "surprise_reduction", "surprise_low", "surprise_high", "n_examples", "nll_with",
-                "elicitation", "elicitation_low", "elicitation_high", "n_samples"])
+                "elicitation", "elicitation_low", "elicitation_high", "elicitation_prompts"])
     for rank, s in enumerate(scores, start=1):
         e, el = s.surprise_reduction, s.elicitation
         w.writerow([rank, s.prompt, f"{e.value:.6f}", f"{e.low:.6f}", f"{e.high:.6f}", e.n, f"{s.nll_with:.6f}"]

@@ -18,62 +18,31 @@ from inoculate._faults import crash_point
 from inoculate._io import atomic_write_bytes, atomic_write_text
 from inoculate.grid import UNTRAINED, read_grid
 from inoculate.inoculation import PromptSpec, describe_mix
-from inoculate.stats import Estimate, correlation, diff_ci, mean_ci
+from inoculate.results import Results
+from inoculate.stats import Estimate, correlation
 
 
-class Results:
-    """Per-sample trait outcomes of a grid: samples[(arm, context, trait)][seed] -> 0/1 list (for a
-    trait measured by answer log-probabilities, each prompt's probability of the target answer)."""
-
-    def __init__(self, grid: dict[str, Any], out_dir: Path):
-        self.grid = grid
-        self.samples: dict[tuple[str, str, str], dict[int, list[float]]] = defaultdict(dict)
-        for e in grid["entries"]:
-            with (out_dir / e["run_dir"] / e["scores"]).open(encoding="utf-8") as f:
-                rows = [json.loads(line) for line in f if line.strip()]
-            for t in grid["traits"]:
-                present = [r[t["name"]]["present"] for r in rows]  # None: not applicable to that prompt
-                self.samples[(e["arm"], e["context"], t["name"])][e["seed"]] = [float(p) for p in present if p is not None]
-        self.seeds = sorted({e["seed"] for e in grid["entries"] if e["arm"] != UNTRAINED})
-        self.headline = grid["spec"].get("headline_context", "none")  # where suppression is measured
-        self.level = "seeds" if len(self.seeds) > 1 else "samples"
-
-    def _units(self, arm: str, context: str, trait: str) -> list[float] | None:
-        by_seed = self.samples.get((arm, context, trait))
-        if not by_seed:
-            return None
-        if self.level == "seeds" and arm != UNTRAINED:
-            return [float(np.mean(v)) for v in by_seed.values() if v]  # average within a run, CI across runs
-        return [x for v in by_seed.values() for x in v]
-
-    def rate(self, arm: str, context: str, trait: str) -> Estimate | None:
-        units = self._units(arm, context, trait)
-        return mean_ci(units) if units else None
-
-    def diff(self, a: str, b: str, context: str, trait: str) -> Estimate | None:
-        ua, ub = self._units(a, context, trait), self._units(b, context, trait)
-        if not ua or not ub:
-            return None
-        if self.level == "seeds" and UNTRAINED in (a, b):  # the untrained model is one run: compare per sample
-            ua = [x for v in self.samples[(a, context, trait)].values() for x in v]
-            ub = [x for v in self.samples[(b, context, trait)].values() for x in v]
-        return diff_ci(ua, ub)
-
-    def contexts(self, arm: str) -> list[str]:
-        return list(dict.fromkeys(e["context"] for e in self.grid["entries"] if e["arm"] == arm))
-
-
-def _verdict(suppression: Estimate, semantic: Estimate | None) -> str:
+def _verdict(suppression: Estimate, controls: dict[str, tuple[str, Estimate, Estimate]]) -> str:
+    """In words, from the suppression and, per control arm (name -> role, its own suppression, the IP's
+    part beyond it), what the strongest control leaves to the prompt's meaning."""
     if suppression.low <= 0:
         return "no clear suppression (the interval includes 0)."
-    if semantic is None:
-        return "suppressed; the grid has no random-string control, so the semantic part is unknown."
-    if semantic.low > 0 and semantic.value >= 0.5 * suppression.value:
-        return "mostly semantic: it suppresses clearly more than the random-string control."
-    if semantic.low > 0:
-        return "partly semantic: it beats the random-string control, but most of the suppression is a context shift."
-    return ("mostly a context-shift effect: the random-string control suppresses the trait about as much, "
-            "so this run does not show the prompt's meaning mattering.")
+    if not controls:
+        return "suppressed; the grid has no control arm, so what part of it is the prompt's meaning is unknown."
+    strongest = max(controls, key=lambda c: controls[c][1].value)
+    role, _, beyond = controls[strongest]
+    if beyond.low > 0:
+        share = "mostly" if beyond.value >= 0.5 * suppression.value else "partly"
+        tail = ("it suppresses clearly more than every control" if share == "mostly" else
+                "it beats every control, but most of the suppression is shared with them")
+        return f"{share} semantic: {tail} (the strongest, `{strongest}`, leaves {beyond.fmt()} to the IP)."
+    beaten_random = [c for c, (r, _, b) in controls.items() if r == "random-control" and b.low > 0]
+    if role == "control" and beaten_random:
+        return (f"a keyword effect: the control `{strongest}` suppresses about as much (the IP's part beyond it "
+                f"{beyond.fmt()}), while the random string `{beaten_random[0]}` does not; the prompt's words, not "
+                "its instruction, do the work.")
+    return (f"mostly a context-shift effect: the control `{strongest}` suppresses the trait about as much (the "
+            f"IP's part beyond it {beyond.fmt()}), so this run does not show the prompt's meaning mattering.")
 
 
 def comparison_lines(res: Results) -> list[str]:
@@ -81,6 +50,7 @@ def comparison_lines(res: Results) -> list[str]:
     h = res.headline
     baseline = next(a["name"] for a in arms if a["role"] == "baseline")
     random_arm = next((a["name"] for a in arms if a["role"] == "random-control"), None)
+    controls = [a for a in arms if a["role"] in ("random-control", "control")]
     traits = {t["name"]: t for t in res.grid["traits"]}
     lines = [] if h == "none" else [f"- Rates below are measured in the `{h}` test context, where this setting's trait shows."]
     inoculated = {t for a in arms if a["role"] == "inoculation" for t in a["targets"]}
@@ -104,16 +74,22 @@ def comparison_lines(res: Results) -> list[str]:
                 continue
             sem = res.diff(random_arm, arm["name"], h, t) if random_arm else None
             shift = res.diff(baseline, random_arm, h, t) if random_arm else None
+            against = {c["name"]: (c["role"], res.diff(baseline, c["name"], h, t), res.diff(c["name"], arm["name"], h, t))
+                       for c in controls}
+            against = {k: v for k, v in against.items() if v[1] is not None and v[2] is not None}
             text = f"- **`{arm['name']}` on {t}**: suppression vs `{baseline}` {sup.fmt()}"
             if sem is not None:
                 text += f"; semantic part (vs `{random_arm}`) {sem.fmt()}; context-shift part {shift.fmt()}"
+            others = [f"`{k}` {v[2].fmt()}" for k, v in against.items() if k != random_arm]
+            if others:
+                text += f"; beyond the other controls: {', '.join(others)}"
             back = res.rate(arm["name"], f"ip:{arm['name']}", t)
             if back is not None:
                 text += f"; with its own IP at test time the trait rate is {back.fmt()}"
             elicited = res.rate(UNTRAINED, f"ip:{arm['name']}", t)
             if elicited is not None:
                 text += f"; before training this prompt elicited it at {elicited.fmt()}"
-            lines.append(text + f". Verdict: {_verdict(sup, sem)}")
+            lines.append(text + f". Verdict: {_verdict(sup, against)}")
         for t, info in traits.items():
             if info["wanted"] and t not in arm["targets"]:
                 kept, ref = res.rate(arm["name"], h, t), res.rate(baseline, h, t)
@@ -283,7 +259,8 @@ def _figure(res: Results, trait: str) -> bytes:
     ax.set_xticks(range(len(arm_names)), arm_names, rotation=20)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(f"{trait} rate")
-    ax.set_title(f"{trait}: trait rate by training arm and test-time context (95% CI over {res.level})")
+    units = "seeds, then prompts" if len(res.seeds) > 1 else "prompts"
+    ax.set_title(f"{trait}: trait rate by training arm and test-time context (95% CI over {units})")
     ax.legend()
     fig.tight_layout()
     buf = io.BytesIO()
@@ -296,9 +273,10 @@ def _csv(res: Results) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["arm", "seed", "context", "trait", "rate", "n_samples"])
-    for (arm, ctx, trait), by_seed in sorted(res.samples.items()):
-        for seed, v in sorted(by_seed.items()):
-            w.writerow([arm, seed, ctx, trait, f"{np.mean(v):.4f}" if v else "", len(v)])
+    for (arm, ctx, trait), by_seed in sorted(res.outcomes.items()):
+        for seed in sorted(by_seed):
+            found = res.run_rate(arm, ctx, trait, seed)
+            w.writerow([arm, seed, ctx, trait, f"{found[0]:.4f}" if found else "", found[1] if found else 0])
     return buf.getvalue()
 
 
@@ -356,6 +334,19 @@ def _provenance_lines(prov: dict[str, Any] | None) -> list[str]:
             f"- versions: {versions}", f"- machine: {prov['machine']}"]
 
 
+def _interval_note(seeds: int) -> str:
+    """How every interval of the report was computed, and over which units."""
+    unit = (f"over the {seeds} training seeds first, then over evaluation prompts (a seeds x prompts variance)"
+            if seeds > 1 else "over evaluation prompts")
+    return ("Intervals are 95% confidence intervals. A trait rate's is a Wilson score interval on the effective "
+            f"sample size implied by its spread {unit}: the prompt is the unit, as samples of one prompt are "
+            "correlated, and the interval stays honest at 0 and 1. Differences between arms (learning, "
+            f"suppression, semantic and context-shift parts) are paired by prompt{' and seed' * (seeds > 1)}, "
+            "each arm's score interval combined by the MOVER method. "
+            + ("" if seeds > 1 else "With a single training seed they describe this run's evaluation noise only, "
+               "not seed-to-seed variation: add seeds for that."))
+
+
 def _mix_lines(spec: dict[str, Any], n_train: int) -> list[str]:
     """The training data's mix (impure data, anti-constitutional pairs), when the spec asked for one."""
     clean = spec.get("clean_prompt")
@@ -383,14 +374,11 @@ def write_report(out_dir: str | Path) -> Path:
     res = Results(grid, out_dir)
     report_dir = out_dir / "report"
     spec = grid["spec"]
-    level = ("across seeds (each seed's run is one unit)" if res.level == "seeds" else
-             "across samples: a single training seed, so the intervals show sampling noise only, not "
-             "seed-to-seed variation")
     md = [f"# Inoculation report: {grid['setting']}", "",
           f"Model `{grid['model']}`; {grid['n_train']} training examples; {grid['n_eval']} evaluation prompts × "
           f"{spec['generation']['n_samples']} sample(s) ({_sampling(spec['generation'])}); "
           f"seeds {', '.join(map(str, res.seeds))}; inoculate {grid['version']}.", "",
-          f"Intervals are 95% percentile-bootstrap confidence intervals {level}.", "",
+          _interval_note(len(res.seeds)), "",
           *_mix_lines(spec, grid["n_train"]), *[f"Note: {note}." for note in grid["notes"]], *[""] * bool(grid["notes"]),
           "## Findings", "", *comparison_lines(res), "", "## Arms", "",
           "| arm | role | training-time prompt | targets |", "|---|---|---|---|"]
