@@ -98,6 +98,7 @@ def test_train_and_evaluate_from_the_terminal_print_no_library_warnings(tmp_path
                                   "batch_size=2", "--set", "lora_r=2"], capture_output=True, text=True)
     assert train.returncode == 0, train.stderr
     assert "adapter saved to" in train.stdout and "Warning" not in train.stderr, train.stderr
+    assert "warning: train: warmup_steps 5 is not shorter than the 2 optimizer steps of a run" in train.stderr
     evaluate = subprocess.run(cli + ["evaluate", "--prompts", str(prompts), "--model", tiny_model_path, "--adapter",
                                      str(tmp_path / "ip" / "adapter"), "--trait", "caps", "--context", "ip=Hola",
                                      "--set", "max_new_tokens=3", "-o", str(tmp_path / "eval-out.jsonl")],

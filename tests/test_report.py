@@ -117,7 +117,8 @@ def test_closing_the_loop_correlates_signals_with_suppression(tmp_path):
                          ("no-ip", "none"): [0.8], ("ip", "none"): [0.1], ("random", "none"): [0.7]})
     grid = json.loads((tmp_path / "grid.json").read_text())
     grid["arms"].append({"name": "negated", "role": "control", "targets": [], "prompt": {"prompts": ["no"], "placement": "system"}})
-    grid["surprise"] = {"ip": {"value": 0.5}, "random": {"value": 0.05}, "negated": {"value": 0.3}}
+    grid["surprise"] = {arm: {"value": v, "low": v - 0.05, "high": v + 0.05, "n": 32}
+                        for arm, v in (("ip", 0.5), ("random", 0.05), ("negated", 0.3))}
     rows = [{"prompt_id": str(i), "sample": 0, "spanish": {"score": 1.0, "present": i < 40}} for i in range(100)]
     atomic_write_jsonl(tmp_path / "runs" / "scores-negated.jsonl", rows)
     atomic_write_jsonl(tmp_path / "runs" / "scores-untrained-negated.jsonl", [dict(r, spanish={"score": 0, "present": i < 20})
@@ -127,9 +128,10 @@ def test_closing_the_loop_correlates_signals_with_suppression(tmp_path):
                          "scores": "scores-untrained-negated.jsonl"}]
     atomic_write_json(tmp_path / "grid.json", grid)
     text = findings(tmp_path)
-    assert "## Did the pre-training signals predict suppression?" in text
+    assert "## Pre-training signals and suppression" in text and "Did the signals predict suppression?" in text
+    assert "| `ip` | spanish | 0.500 [0.450, 0.550] | 0.60 [" in text  # each arm's surprise reduction, shown
     # suppression: ip 0.7, negated 0.4, random 0.1 -- perfectly ordered by both signals
-    assert "| spanish | surprise reduction | 3 | " in text and "| spanish | pre-training elicitation | 3 | " in text
+    assert "| spanish | surprise reduction | 3 | " in text and "| spanish | elicitation | 3 | " in text
     assert "| 1.00 [" in text
     assert (tmp_path / "report" / "selection.png").is_file()
 
@@ -187,3 +189,28 @@ def test_the_verdict_names_the_strongest_control(tmp_path):
     text = _with_negated_control(tmp_path, ip_rate=0.05, negated_rate=0.5, random_rate=0.7)
     assert "Verdict: mostly semantic: it suppresses clearly more than every control (the strongest, `negated`, " \
            "leaves 0.45" in text
+
+
+def test_training_section_and_sample_answers_from_the_run_files(tmp_path):
+    make_grid(tmp_path, {("no-ip", "none"): [0.8], ("ip", "none"): [0.1], ("random", "none"): [0.7]})
+    grid = json.loads((tmp_path / "grid.json").read_text())
+    grid["spec"]["train"] = {"learning_rate": 1e-3, "warmup_steps": 5}
+    for e in grid["entries"]:
+        e["run_dir"] = f"runs/{e['arm']}"
+        (tmp_path / e["run_dir"]).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "runs" / e["scores"]).rename(tmp_path / e["run_dir"] / e["scores"])
+        lrs = [0.0, 2e-4, 4e-4] if e["arm"] == "ip" else [0.0, 5e-4, 1e-3, 5e-4]
+        atomic_write_json(tmp_path / e["run_dir"] / "losses.json", {
+            "losses": [{"step": i + 1, "epoch": 0, "loss": 3.0 - i * 0.5, "lr": lr, "tokens": 100 * (i + 1)}
+                       for i, lr in enumerate(lrs)], "tokens": 100 * len(lrs), "truncated": 1, "probes": []})
+        e["generations"] = "generations.jsonl"
+        atomic_write_jsonl(tmp_path / e["run_dir"] / "generations.jsonl", [
+            {"prompt_id": str(i), "sample": 0, "messages": [], "text": f"answer {i} | with a pipe\nand `code`"}
+            for i in range(5)])
+    atomic_write_json(tmp_path / "grid.json", grid)
+    text = findings(tmp_path)
+    assert "| `ip` | 0 | 3 | 1 | 0.0004 of 0.001 | 3.000 → 2.000 | 300 | 1 |" in text
+    assert "The learning rate never reached its peak in `ip` seed 0" in text
+    assert (tmp_path / "report" / "training.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| `random` | none | 0 | answer 0 \\| with a pipe ⏎ and \\`code\\` |" in text
+    assert text.count("| `ip` | none |") == 3  # the first 3 answers

@@ -106,8 +106,8 @@ def test_asking_for_more_data_than_there_is_is_said(tmp_path, tiny_model_path, c
                      evaluate_untrained=False)
     plan = build_plan(spec)
     assert len(plan.train_examples) == 6 and len(plan.eval_prompts) == 3
-    assert plan.notes == ["n_train: 100000000 asked for, but there are only 6; all 6 are used",
-                          "n_eval: 50 asked for, but there are only 3; all 3 are used"]
+    assert plan.notes[:2] == ["n_train: 100000000 asked for, but there are only 6; all 6 are used",
+                              "n_eval: 50 asked for, but there are only 3; all 3 are used"]
     report = run_experiment(spec, tmp_path / "out", progress=False).read_text()
     assert "[inoculate] n_train: 100000000 asked for, but there are only 6" in capsys.readouterr().err
     assert "Note: n_train: 100000000 asked for, but there are only 6; all 6 are used." in report

@@ -176,3 +176,26 @@ def test_bf16_training_keeps_adapter_in_fp32_and_generates(tiny_model_path):
     merged = peft_model.merge_and_unload()
     texts = generate(merged, tok, examples(2), GenerationConfig(max_new_tokens=4, batch_size=2), progress=False)
     assert len(texts) == 2 and all(isinstance(t[0], str) for t in texts)
+
+
+def test_a_run_too_short_for_its_warmup_is_announced_with_the_peak_it_reaches():
+    from inoculate.training import applied_learning_rates, schedule_notes
+
+    config = TrainConfig(learning_rate=1e-3, batch_size=8, warmup_steps=5)
+    assert applied_learning_rates(config, 24) == pytest.approx([0.0, 2e-4, 4e-4])  # 3 steps, still warming up
+    (note,) = schedule_notes(config, 24)
+    assert "warmup_steps 5 is not shorter than the 3 optimizer steps" in note and "peaks at 0.0004, 40% of" in note
+    (note,) = schedule_notes(TrainConfig(batch_size=8, warmup_steps=1), 48)
+    assert note.startswith("train: only 6 optimizer steps per run")
+    assert schedule_notes(TrainConfig(batch_size=8), 128) == []  # the demo's 16 steps
+    assert max(applied_learning_rates(TrainConfig(batch_size=8), 128)) == pytest.approx(2e-4)
+
+
+def test_the_loss_log_records_the_rate_each_step_used(tiny_model_path):
+    from inoculate.training import applied_learning_rates
+
+    model, tok = load_model(tiny_model_path)
+    config = TrainConfig(lora_r=2, batch_size=2, warmup_steps=2, target_modules=("q_proj",))
+    _, result = train_lora(model, tok, examples(6), config, seed=0, progress=False)
+    assert [r["lr"] for r in result.losses] == pytest.approx(applied_learning_rates(config, 6))
+    assert result.losses[0]["lr"] == 0.0  # a warmup's first step moves nothing

@@ -73,10 +73,17 @@ def cmd_train(args):
     from inoculate.backends import ModelRef
     from inoculate.backends.local import LocalTrainer
     from inoculate.data import load_jsonl
-    from inoculate.training import TrainConfig
+    from inoculate.chat import encode_examples
+    from inoculate.models import load_tokenizer
+    from inoculate.training import TrainConfig, schedule_notes
 
-    trainer = LocalTrainer(from_dict(TrainConfig, _parse_kv(args.set or [], "--set"), "train"), args.device, args.dtype)
-    trained = trainer.train(ModelRef(args.model), load_jsonl(args.input), args.seed, Path(args.output))
+    config = from_dict(TrainConfig, _parse_kv(args.set or [], "--set"), "train")
+    examples = load_jsonl(args.input)
+    encode_examples(load_tokenizer(args.model), examples, config.max_length)  # bad input fails before any warning
+    for note in schedule_notes(config, len(examples)):
+        print(f"warning: {note}", file=sys.stderr)
+    trained = LocalTrainer(config, args.device, args.dtype).train(ModelRef(args.model), examples, args.seed,
+                                                                   Path(args.output))
     print(f"adapter saved to {trained.model.adapter}; {trained.summary}")
 
 

@@ -25,6 +25,7 @@ from inoculate.runs import EvalContext, Inputs, Run, Training, Untrained
 from inoculate.settings import Arm, CustomSetting, Setting, Trait, TraitSource, check_setting, get_setting
 from inoculate.settings.base import check_arms
 from inoculate.spec import ExperimentSpec
+from inoculate.training import schedule_notes
 
 ARM_LABELS = ("name", "role", "targets", "paraphrases", "negation")  # arm fields that only name it or guide
 #                                      evaluation; every other field (a new one too) is part of the train key
@@ -83,6 +84,7 @@ def build_plan(spec: ExperimentSpec, trainer: Trainer | None = None, sampler: Sa
     if any(spec.headline_context not in c for c in contexts.values()):
         raise InoculateError(f"{spec.headline_context!r} is not among the eval contexts of every arm", "headline_context")
     untrained_contexts = {name: p for ctxs in contexts.values() for name, p in ctxs.items()}
+    notes += schedule_notes(spec.train, len(train))
     inputs = Inputs.of(train, evals, setting.probes())
     model_id = model_fingerprint(spec.model)
     plan = Plan(spec, setting, train, evals, traits, arms, contexts, untrained_contexts, inputs, [], model_id, notes)

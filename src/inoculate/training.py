@@ -99,6 +99,47 @@ def micro_batches(lengths: list[int], overhead_tokens: float) -> list[list[int]]
     return groups[::-1]
 
 
+FEW_STEPS = 10  # fewer optimizer steps than this per run is worth a warning
+
+
+def _scheduler(config: TrainConfig, optimizer, total_steps: int):
+    from transformers import get_scheduler
+
+    return get_scheduler(config.lr_schedule if config.lr_schedule != "constant" else "constant_with_warmup",
+                         optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
+
+
+def applied_learning_rates(config: TrainConfig, n_examples: int) -> list[float]:
+    """The learning rate each optimizer step of a run on `n_examples` uses, from the real scheduler."""
+    import torch
+
+    steps = math.ceil(n_examples / config.batch_size) * config.epochs
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=config.learning_rate)
+    scheduler, rates = _scheduler(config, optimizer, steps), []
+    for _ in range(steps):
+        rates.append(scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+def schedule_notes(config: TrainConfig, n_examples: int) -> list[str]:
+    """Warnings about a run too short for its schedule, before any training: a warmup that is not
+    shorter than the run never lets the learning rate reach its peak."""
+    rates = applied_learning_rates(config, n_examples)
+    size = (f"{n_examples} examples, batch_size {config.batch_size}, {config.epochs} epoch"
+            f"{'s' * (config.epochs > 1)}")
+    notes = []
+    if config.warmup_steps >= len(rates):
+        notes.append(f"train: warmup_steps {config.warmup_steps} is not shorter than the {len(rates)} optimizer steps "
+                     f"of a run ({size}): the learning rate peaks at {max(rates):.2g}, "
+                     f"{max(rates) / config.learning_rate:.0%} of learning_rate {config.learning_rate:g}; lower "
+                     "warmup_steps or add examples or epochs")
+    elif len(rates) < FEW_STEPS:
+        notes.append(f"train: only {len(rates)} optimizer steps per run ({size}); a trait may not be learned in so few")
+    return notes
+
+
 def seed_everything(seed: int) -> None:
     import numpy as np
     import torch
@@ -110,7 +151,7 @@ def seed_everything(seed: int) -> None:
 
 @dataclass
 class TrainResult:
-    losses: list[dict[str, float]]  # one row per optimizer step: step, epoch, loss, lr, tokens
+    losses: list[dict[str, float]]  # one row per optimizer step: step, epoch, loss, lr (the step's), tokens
     seconds: float
     tokens: int  # tokens processed (all positions, padding excluded)
     truncated: int  # examples cut at max_length
@@ -150,7 +191,6 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
     """
     import torch
     from tqdm.auto import tqdm
-    from transformers import get_scheduler
 
     if not examples:
         raise InoculateError("no training examples")
@@ -161,8 +201,7 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    scheduler = get_scheduler(config.lr_schedule if config.lr_schedule != "constant" else "constant_with_warmup",
-                              optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
+    scheduler = _scheduler(config, optimizer, total_steps)
     order_rng = torch.Generator().manual_seed(seed)
     checkpoint = Path(out_dir) / "checkpoint.pt" if out_dir is not None and config.checkpoint_every else None
     losses, tokens, probe_rows = _resume(checkpoint, peft_model, optimizer, scheduler)
@@ -186,11 +225,11 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
             tokens += batch_tokens
             if config.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            lr = scheduler.get_last_lr()[0]  # the rate this step uses (after it, the scheduler moves on)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            losses.append({"step": len(losses) + 1, "epoch": epoch, "loss": loss.item(),
-                           "lr": scheduler.get_last_lr()[0], "tokens": tokens})
+            losses.append({"step": len(losses) + 1, "epoch": epoch, "loss": loss.item(), "lr": lr, "tokens": tokens})
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]['loss']:.3f}")
             if probe_every and (len(losses) % probe_every == 0 or len(losses) == total_steps):
