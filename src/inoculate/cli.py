@@ -42,11 +42,25 @@ def _prompt_spec(args):
 
 
 def _scorer_arg(text: str):
-    """`caps` or `language:lang=es,threshold=0.6`."""
+    """`caps`, `language:lang=es,threshold=0.6`, `keywords:words=[Bot, "— Bot"],mode=any`: values are
+    YAML, and commas inside brackets or quotes do not split arguments."""
     from inoculate.scorers import make_scorer
 
     kind, _, rest = text.partition(":")
-    kwargs = _parse_kv([p for p in rest.split(",") if p], f"--trait {text}")
+    items, depth, quote, start = [], 0, None, 0
+    for i, ch in enumerate(rest + ","):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(rest[start:i])
+            start = i + 1
+    kwargs = _parse_kv([p for p in items if p.strip()], f"--trait {text}")
     return make_scorer(kind, f"--trait {text}", **kwargs)
 
 
@@ -279,7 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--adapter", help="a PEFT adapter folder from `inoculate train`")
     sp.add_argument("--context", action="append", metavar="NAME=PROMPT", help="extra eval context ('none' is always run)")
     sp.add_argument("--placement", choices=PLACEMENTS, default="system")
-    sp.add_argument("--trait", action="append", required=True, help="scorer, e.g. caps or language:lang=es")
+    sp.add_argument("--trait", action="append", required=True, metavar="SCORER[:ARG=VALUE,...]",
+                    help="a trait's scorer: caps, language:lang=es, regex:pattern=..., keywords:words=[...], "
+                         "python:function=module:fn (docs in README); repeat for several")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="a GenerationConfig field, e.g. n_samples=4")
     sp.add_argument("-o", "--output", required=True, help="per-sample JSONL")
     sp.set_defaults(func=cmd_evaluate)

@@ -16,7 +16,14 @@ sensitive where sampled rates would be near 0 (a small model's favourite animal)
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import importlib
+import inspect
 import math
+import os
+import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
@@ -61,8 +68,15 @@ def per_sample(score: Callable[[str, Example | None], float | None]):
     return lambda texts, prompts: [score(t, p) for t, p in zip(texts, prompts)]
 
 
+def _threshold(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise InoculateError(f"threshold must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
 def caps(threshold: float = 0.5, min_letters: int = 1) -> Scorer:
     """Share of letters that are upper case; texts with fewer than `min_letters` letters score 0."""
+    threshold = _threshold(threshold)
 
     def score(text: str, prompt: Example | None = None) -> float:
         letters = [c for c in text if c.isalpha()]
@@ -93,13 +107,16 @@ def language(lang: str = "es", threshold: float = 0.5, candidates: tuple[str, ..
     languages py3langid labels "LA CAPITAL DE FRANCIA ES PARÍS." Occitan; over the default six it
     is Spanish. Pass candidates=None for all languages.
     """
+    threshold = _threshold(threshold)
     candidates = tuple(candidates) if candidates else None
     try:
         ident = _identifier(candidates)
     except ValueError as e:
-        raise InoculateError(f"unknown language code in candidates {candidates} ({e})", "scorer language") from e
+        raise InoculateError(f"unknown language code in candidates {list(candidates)} ({e})") from e
     if lang not in ident.nb_classes:
-        raise InoculateError(f"language {lang!r} is not among py3langid's candidates", "scorer language")
+        raise InoculateError(f"language {lang!r} is not among the candidates {', '.join(candidates or ())}: add it, as "
+                             f"candidates: [{', '.join([*(candidates or ()), lang])}], or pass candidates: null for all "
+                             "97 languages py3langid knows")
 
     def score(text: str, prompt: Example | None = None) -> float:
         if not any(c.isalpha() for c in text):
@@ -110,18 +127,112 @@ def language(lang: str = "es", threshold: float = 0.5, candidates: tuple[str, ..
     return Scorer(f"language:{lang}", per_sample(score), threshold, config)
 
 
-FACTORIES: dict[str, Callable[..., Scorer]] = {"caps": caps, "language": language}
+_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+
+
+def regex(pattern: str, flags: str = "", match: str = "search") -> Scorer:
+    """1 when the text matches `pattern` (Python `re`): anywhere (`search`) or as a whole (`full`);
+    `flags` letters: i (ignore case), m (multiline), s (dot matches newline), x (verbose)."""
+    if not isinstance(pattern, str) or not pattern:
+        raise InoculateError(f"pattern must be a non-empty string, got {pattern!r}")
+    if match not in ("search", "full") or not isinstance(flags, str) or set(flags) - set(_FLAGS):
+        raise InoculateError(f"match is search or full and flags a string of {''.join(_FLAGS)}; got match={match!r}, "
+                             f"flags={flags!r}")
+    try:
+        compiled = re.compile(pattern, sum(_FLAGS[f] for f in set(flags)))
+    except re.error as e:
+        raise InoculateError(f"pattern {pattern!r} is not a valid regular expression ({e})") from e
+    find = compiled.search if match == "search" else compiled.fullmatch
+    return Scorer(f"regex:{pattern}", per_sample(lambda text, prompt=None: float(find(text) is not None)), 0.5,
+                  {"pattern": pattern, "flags": "".join(sorted(set(flags))), "match": match})
+
+
+def keywords(words: list[str], mode: str = "any", case_sensitive: bool = False) -> Scorer:
+    """1 when the text contains any (or all) of `words`, each as a whole word or phrase."""
+    if isinstance(words, str) or not words or not all(isinstance(w, str) and w.strip() for w in words):
+        raise InoculateError(f"words must be a list of non-empty strings, got {words!r}")
+    if mode not in ("any", "all") or not isinstance(case_sensitive, bool):
+        raise InoculateError(f"mode is any or all and case_sensitive true or false; got {mode!r}, {case_sensitive!r}")
+    found = [re.compile(rf"(?<!\w){re.escape(w.strip())}(?!\w)", 0 if case_sensitive else re.IGNORECASE) for w in words]
+    combine = any if mode == "any" else all
+    return Scorer(f"keywords:{mode}", per_sample(lambda text, prompt=None: float(combine(f.search(text) for f in found))),
+                  0.5, {"words": [w.strip() for w in words], "mode": mode, "case_sensitive": case_sensitive})
+
+
+def python(function: str, threshold: float = 0.5) -> Scorer:
+    """Your own function, named `module:function` (the module importable from where you run, or
+    installed): (text, eval prompt) -> a score in [0, 1], a bool, or None where it does not apply.
+    Its source code is part of the scorer's identity, so editing it re-scores."""
+    fn = _import_function(function)
+    threshold = _threshold(threshold)
+
+    def score(text: str, prompt: Example | None = None) -> float | None:
+        try:
+            value = fn(text, prompt)
+        except Exception as e:  # the user's code: say whose and what, in one line
+            raise InoculateError(f"{function} raised {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+                                 f"on the text {text[:60]!r}") from e
+        if value is not None and (isinstance(value, str) or not isinstance(value, (bool, int, float))
+                                  or not 0 <= float(value) <= 1 or math.isnan(float(value))):
+            raise InoculateError(f"{function} returned {value!r} for the text {text[:60]!r}; a scorer returns a number "
+                                 "from 0 to 1, a bool, or None")
+        return None if value is None else float(value)
+
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        source = function
+    return Scorer(f"python:{function}", per_sample(score), threshold,
+                  {"function": function, "threshold": threshold, "source_sha256": hashlib.sha256(source.encode()).hexdigest()})
+
+
+def _import_function(spec: str):
+    module_name, sep, name = spec.partition(":") if isinstance(spec, str) else ("", "", "")
+    if not sep or not module_name or not name:
+        raise InoculateError(f"function must be 'module:function', got {spec!r}")
+    if os.getcwd() not in sys.path:  # a module beside the spec, as the user runs it
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:
+        raise InoculateError(f"cannot import {module_name!r} ({type(e).__name__}: {e})") from e
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise InoculateError(f"{module_name!r} has no function {name!r}")
+    return fn
+
+
+FACTORIES: dict[str, Callable[..., Scorer]] = {"caps": caps, "language": language, "regex": regex,
+                                                "keywords": keywords, "python": python}
+
+
+def register_scorer(kind: str, factory: Callable[..., Scorer]) -> None:
+    """Make `factory` usable as {scorer: KIND, ...its arguments} in a spec and as --trait KIND:... ; it
+    returns a Scorer (see per_sample for a one-text function)."""
+    if not isinstance(kind, str) or not kind.isidentifier() or kind in FACTORIES:
+        raise InoculateError(f"a scorer kind must be a new identifier, got {kind!r} (taken: {', '.join(FACTORIES)})")
+    if not callable(factory):
+        raise InoculateError(f"the factory of scorer {kind!r} must be callable")
+    FACTORIES[kind] = factory
 
 
 def make_scorer(kind: str, where: str = "scorer", **kwargs: Any) -> Scorer:
-    """Build a scorer from a config entry such as {"scorer": "language", "lang": "es"}."""
+    """Build a scorer from a config entry such as {"scorer": "language", "lang": "es"}; every error
+    names `where` (the trait)."""
     if kind not in FACTORIES:
-        raise InoculateError(f"unknown scorer {kind!r} (known: {', '.join(FACTORIES)})", where)
+        close = difflib.get_close_matches(str(kind), FACTORIES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InoculateError(f"unknown scorer {kind!r} (known: {', '.join(FACTORIES)}){hint}", where)
     finite(where, **{k: v for k, v in kwargs.items() if isinstance(v, float)})
     try:
-        return FACTORIES[kind](**kwargs)
+        scorer = FACTORIES[kind](**kwargs)
     except TypeError as e:
         raise InoculateError(f"bad arguments for scorer {kind!r} ({e})", where) from e
+    except InoculateError as e:
+        raise InoculateError(f"scorer {kind}: {e.message}", where) from e
+    if not isinstance(scorer, Scorer):
+        raise InoculateError(f"the factory of scorer {kind!r} returned {type(scorer).__name__}, not a Scorer", where)
+    return scorer
 
 
 @dataclass(frozen=True)
