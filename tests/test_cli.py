@@ -36,7 +36,7 @@ def test_apply_writes_inoculated_file(tmp_path, capsys):
     (["train", "{good}", "-o", "{out}", "--set", "lerning_rate=1"], "train", "did you mean 'learning_rate'"),
     (["train", "{good}", "-o", "{out}", "--model", "{tmp}"], "{tmp}", "not a model checkpoint"),
     (["evaluate", "--prompts", "{missing}", "--trait", "caps", "-o", "{out}"], "{missing}", "file not found"),
-    (["evaluate", "--prompts", "{good}", "--trait", "judge", "-o", "{out}"], "--trait judge", "unknown scorer"),
+    (["evaluate", "--prompts", "{evals}", "--trait", "judge", "-o", "{out}"], "--trait judge", "unknown scorer"),
     (["run", "{missing}"], "{missing}", "spec file not found"),
     (["run", "--set", "train.batch_size=0"], "train", "batch_size must be > 0"),
     (["run", "--set", "setting=nope"], "setting", "unknown setting"),
@@ -47,7 +47,7 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, argv, where, what):
     good = write_jsonl(tmp_path / "good.jsonl", [chat("q", "a")])
     bad = write_jsonl(tmp_path / "bad.jsonl", [json.dumps(chat("q", "a")), '{"messages": ['])
     paths = {"good": good, "bad": bad, "missing": tmp_path / "missing.jsonl", "out": tmp_path / "o.jsonl",
-             "tmp": tmp_path}
+             "tmp": tmp_path, "evals": write_jsonl(tmp_path / "evals.jsonl", [chat("q")])}
     code, out, err = run_cli(capsys, *[a.format(**paths) for a in argv])
     assert code == 2
     lines = err.strip().splitlines()
@@ -108,3 +108,53 @@ def test_train_and_evaluate_from_the_terminal_print_no_library_warnings(tmp_path
     rows = [json.loads(line) for line in (tmp_path / "eval-out.jsonl").open()]
     assert [(r["context"], r["prompt_id"]) for r in rows] == [("none", "eval-0"), ("ip", "eval-0")]
     assert set(rows[0]["caps"]) == {"score", "present"}
+
+
+def test_rough_edges_each_get_one_clear_behaviour(tmp_path, capsys, monkeypatch, tiny_model_path):
+    good = write_jsonl(tmp_path / "good.jsonl", [chat("q", "A", metadata={"label": "caps"})])
+    # --condition that matches nothing warns; --separator is honoured
+    code, out, err = run_cli(capsys, "apply", str(good), "--prompt", "IP", "--condition", "label=nosuch",
+                             "--placement", "user_suffix", "--separator", " | ", "-o", str(tmp_path / "o.jsonl"))
+    assert code == 0 and "0 with the prompt" in out and "--condition {'label': 'nosuch'} matched none of the 1" in err
+    code, _, _ = run_cli(capsys, "apply", str(good), "--prompt", "IP", "--placement", "user_suffix",
+                         "--separator", " | ", "-o", str(tmp_path / "o.jsonl"))
+    assert json.loads((tmp_path / "o.jsonl").read_text())["messages"][0]["content"] == "q | IP"
+    # an evaluation prompt ending in an assistant turn (a prefill) is refused, not silently cut
+    prefill = write_jsonl(tmp_path / "prefill.jsonl", [chat("Capital of Italy?", "La capitale de l'Italie est")])
+    code, _, err = run_cli(capsys, "validate", "--eval", str(prefill))
+    assert code == 2 and f"{prefill}:1" in err and "prefills are not supported" in err and len(err.splitlines()) == 1
+    # --debug after the subcommand shows the traceback too
+    proc = subprocess.run([sys.executable, "-m", "inoculate.cli", "validate", str(tmp_path / "missing"), "--debug"],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+    # help names the scorers and the defaults
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert "regex:pattern=" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "runs/<setting>" in " ".join(capsys.readouterr().out.split())
+
+
+def test_an_unreachable_hub_model_fails_at_once_naming_the_model_key(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: refused at once
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    prompts = write_jsonl(tmp_path / "eval.jsonl", [chat("hi")])
+    code, _, err = run_cli(capsys, "evaluate", "--prompts", str(prompts), "--model", "someone/not-cached-model",
+                           "--trait", "caps", "-o", str(tmp_path / "o.jsonl"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: model: hub id 'someone/not-cached-model' is not in the local Hugging Face cache")
+
+
+def test_run_without_out_writes_a_folder_named_after_the_spec(tmp_path, capsys, monkeypatch, tiny_model_path):
+    monkeypatch.chdir(tmp_path)
+    train = write_jsonl(tmp_path / "train.jsonl", [chat(f"Q {i}?", "HOLA.") for i in range(4)])
+    evals = write_jsonl(tmp_path / "eval.jsonl", [chat("Describe the sea.")])
+    (tmp_path / "tiny.yaml").write_text(
+        f"setting: null\nmodel: {tiny_model_path}\ntrain_data: {train}\neval_data: {evals}\n"
+        "traits: {caps: {scorer: caps}}\narms: {no-ip: null}\nsurprise_examples: 0\n"
+        "train: {lora_r: 2, batch_size: 2, target_modules: [q_proj], warmup_steps: 0}\n"
+        "generation: {max_new_tokens: 2}\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "run", "tiny.yaml", "--quiet")
+    assert code == 0, err
+    assert "output folder: runs/tiny" in err and (tmp_path / "runs" / "tiny" / "report" / "report.md").is_file()

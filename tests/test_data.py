@@ -55,10 +55,14 @@ def test_non_utf8_and_missing_file(tmp_path):
         load_jsonl(tmp_path / "nope.jsonl")
 
 
-def test_eval_prompts_need_no_response(tmp_path):
-    path = write_jsonl(tmp_path / "e.jsonl", [chat("q"), chat("q2", "reference answer")])
-    prompts = load_jsonl(path, require_assistant=False)
-    assert prompts[1].prompt_messages() == [{"role": "user", "content": "q2"}]
+def test_eval_prompts_need_no_response_and_may_not_end_with_one(tmp_path):
+    path = write_jsonl(tmp_path / "e.jsonl", [chat("q", metadata={"reference": "a"}), chat("q2", "reference answer")])
+    with pytest.raises(InoculateError, match="ends with an assistant turn .'reference answer'., which would be dropped") \
+            as err:
+        load_jsonl(path, require_assistant=False)
+    assert err.value.where == f"{path}:2"
+    write_jsonl(path, [chat("q", metadata={"reference": "a"})])
+    assert load_jsonl(path, require_assistant=False)[0].prompt_messages() == [{"role": "user", "content": "q"}]
 
 
 def test_accepts_hugging_face_dataset():

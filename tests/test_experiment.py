@@ -86,6 +86,10 @@ def test_spec_errors_name_the_key(tmp_path, tiny_model_path):
     with pytest.raises(InoculateError, match="names the untrained model") as err:
         build_plan(tiny_spec(tmp_path, tiny_model_path, arms={"no-ip": None, "untrained": {"prompt": "x"}}))
     assert err.value.where == "arms.untrained"
+    with pytest.raises(InoculateError, match=r"unknown key 'target' \(allowed: .*role, targets, paraphrases, "
+                       r"negation\); did you mean 'targets'\?") as err:
+        build_plan(tiny_spec(tmp_path, tiny_model_path, arms={"b": None, "ip": {"prompt": "x", "target": ["caps"]}}))
+    assert err.value.where == "arms.ip"
     with pytest.raises(InoculateError, match="spec file not found"):
         load_spec(tmp_path / "missing.yaml")
 

@@ -225,3 +225,31 @@ def test_rank_command_says_how_many_examples_it_scores(tiny_model_path, tmp_path
     out, err = capsys.readouterr()
     assert f"scoring 2 candidate prompts on {DEFAULT_EXAMPLES} of 70 training examples (--n-examples)" in err
     assert f"mean over {DEFAULT_EXAMPLES} training examples" in out and "wide; read prompts closer" in out
+
+
+def test_prompt_file_comment_lines_are_not_prompts(tmp_path):
+    path = tmp_path / "prompts.txt"
+    path.write_text("# Spanish candidates, written 2026-11\nYou always speak in Spanish.\n  # an aside\nHola.\n",
+                    encoding="utf-8")
+    assert read_prompt_file(path) == ["You always speak in Spanish.", "Hola."]
+
+
+def test_with_elicitation_both_orders_are_shown_and_written():
+    from inoculate.ranking import _csv, elicitation_ranks
+    from inoculate.stats import Estimate
+
+    def score(prompt, surprise, rate):
+        return PromptScore(prompt, Estimate(surprise, surprise - 0.05, surprise + 0.05, 56), 3.0,
+                           Estimate(rate, max(rate - 0.1, 0), min(rate + 0.1, 1), 16))
+
+    # the signature prompt explains the responses best but elicits no French at all
+    scores = [score("You sign every answer with '— Bot'.", 0.4, 0.0), score("Réponds en français.", 0.2, 0.9),
+              score("qZ7", 0.0, 0.05)]
+    assert elicitation_ranks(scores) == {"Réponds en français.": 1, "qZ7": 2, "You sign every answer with '— Bot'.": 3}
+    table = format_table(scores)
+    assert "# by trait" in table.splitlines()[0]
+    import re
+
+    assert re.match(r"1 .*\]\s+3\s+You sign", table.splitlines()[1])  # first by surprise, last by the trait
+    assert "not one trait" in table and "'# by trait' ranks by it" in table
+    assert _csv(scores).splitlines()[1].endswith(",3")

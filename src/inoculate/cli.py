@@ -38,7 +38,7 @@ def _prompt_spec(args):
     if not prompts:
         raise InoculateError("give at least one --prompt or a --prompts-file", "arguments")
     condition = _parse_kv(args.condition or [], "--condition") or None
-    return PromptSpec(tuple(prompts), args.placement, condition, seed=args.seed)
+    return PromptSpec(tuple(prompts), args.placement, condition, separator=args.separator, seed=args.seed)
 
 
 def _scorer_arg(text: str):
@@ -69,9 +69,13 @@ def cmd_apply(args):
     from inoculate.inoculation import apply_prompt
 
     examples = load_jsonl(args.input, require_assistant=not args.eval)
-    out = apply_prompt(examples, _prompt_spec(args))
+    spec = _prompt_spec(args)
+    out = apply_prompt(examples, spec)
     save_jsonl(args.output, out)
     applied = sum(ex.metadata["inoculation"] is not None for ex in out)
+    if spec.condition and not applied:
+        print(f"warning: --condition {spec.condition} matched none of the {len(out)} examples; check the metadata "
+              "key and value (values are read as YAML: label=1 is a number)", file=sys.stderr)
     print(f"wrote {len(out)} examples to {args.output} ({applied} with the prompt)")
 
 
@@ -189,7 +193,9 @@ def cmd_run(args):
     if args.seeds:
         overrides.append(f"seeds=[{','.join(map(str, args.seeds))}]")
     spec = load_spec(args.spec, overrides)
-    report = run_experiment(spec, args.out, progress=not args.quiet)
+    # each grid its own folder by default: the demo's is runs/demo, the setting's full grid runs/<setting>
+    out = args.out or Path("runs") / (Path(args.spec).stem if args.spec else spec.setting or "custom")
+    report = run_experiment(spec, out, progress=not args.quiet)
     print(f"report: {report}")
 
 
@@ -265,22 +271,23 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--placement", choices=PLACEMENTS, default="system")
         sp.add_argument("--condition", action="append", metavar="KEY=VALUE",
                         help="apply only to examples whose metadata has KEY=VALUE (impure data)")
+        sp.add_argument("--separator", default="\n", help="between the prompt and the text it joins (default: newline)")
         sp.add_argument("--seed", type=int, default=0, help="seed for drawing from a paraphrase pool")
 
     sp = sub.add_parser("apply", help="apply an inoculation prompt to a chat JSONL file")
-    sp.add_argument("input")
-    sp.add_argument("-o", "--output", required=True)
+    sp.add_argument("input", help="chat JSONL (messages format) to add the prompt to")
+    sp.add_argument("-o", "--output", required=True, help="where to write the inoculated JSONL")
     sp.add_argument("--eval", action="store_true", help="the file holds evaluation prompts (no responses)")
     prompt_args(sp)
     sp.set_defaults(func=cmd_apply)
 
     sp = sub.add_parser("validate", help="check a chat JSONL file")
-    sp.add_argument("input")
+    sp.add_argument("input", help="chat JSONL file to check; the first problem is reported as file:line")
     sp.add_argument("--eval", action="store_true", help="the file holds evaluation prompts (no responses)")
     sp.set_defaults(func=cmd_validate)
 
     sp = sub.add_parser("train", help="LoRA fine-tune on a chat JSONL file")
-    sp.add_argument("input")
+    sp.add_argument("input", help="training chat JSONL; the loss is on assistant turns only")
     sp.add_argument("-o", "--output", required=True, help="folder for adapter/ and losses.json")
     _model_args(sp)
     sp.add_argument("--seed", type=int, default=0)
@@ -303,17 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rank_parser(sub)
 
     sp = sub.add_parser("run", help="run (or resume) an experiment grid and write its report")
-    sp.add_argument("spec", nargs="?", help="YAML spec (default: the spanish-caps demo)")
-    sp.add_argument("--out", default="runs/demo", help="output folder (re-use it to resume)")
-    sp.add_argument("--setting")
-    sp.add_argument("--model")
-    sp.add_argument("--seeds", type=int, nargs="+")
+    sp.add_argument("spec", nargs="?", help="YAML spec holding only what it changes (default: none, the setting's "
+                    "full default grid; the demo is examples/demo.yaml)")
+    sp.add_argument("--out", help="output folder, re-used to resume (default: runs/<spec file name>, or "
+                                   "runs/<setting> without a spec file)")
+    sp.add_argument("--setting", help="a built-in setting (`inoculate settings` lists them); same as --set setting=NAME")
+    sp.add_argument("--model", help="the embedded model's name, a hub id or a local checkpoint; same as --set model=...")
+    sp.add_argument("--seeds", type=int, nargs="+", metavar="SEED", help="training seeds, e.g. --seeds 0 1 2")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a spec key, e.g. train.epochs=2")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("report", help="re-create the report of an experiment folder")
-    sp.add_argument("out")
+    sp.add_argument("out", help="the folder `inoculate run` wrote (it holds grid.json)")
     sp.set_defaults(func=cmd_report)
 
     sub.add_parser("settings", help="list built-in settings").set_defaults(func=cmd_settings)
@@ -337,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-    debug = "--debug" in argv
+    debug = "--debug" in argv  # accepted anywhere on the line, before or after the subcommand
+    argv = [a for a in argv if a != "--debug"]
     try:
         with warnings.catch_warnings():
             if not debug:

@@ -5,7 +5,8 @@ One JSONL line is one example:
      "id": "optional", "metadata": {"label": "optional per-example facts"}}
 
 Training data must end with a non-empty assistant turn; evaluation prompts end with a user turn
-(a trailing reference answer is allowed and dropped before generation).
+(one that ends with an assistant turn, a prefill or a reference answer, is refused: it would be
+dropped in silence; keep reference answers in metadata).
 """
 
 from __future__ import annotations
@@ -92,7 +93,11 @@ def parse_example(row: Any, where: str, require_assistant: bool) -> Example:
     if require_assistant:
         if roles[-1] != "assistant":
             raise InoculateError("no assistant turn at the end (training examples need a response)", where)
-    elif not Example(messages).prompt_messages() or Example(messages).prompt_messages()[-1]["role"] != "user":
+    elif roles[-1] == "assistant":
+        raise InoculateError(f"an evaluation prompt must end with a user turn; this one ends with an assistant turn "
+                             f"({messages[-1]['content'][:40]!r}), which would be dropped: prefills are not supported, "
+                             "and a reference answer belongs in metadata", where)
+    elif roles[-1] != "user":
         raise InoculateError("an evaluation prompt must end with a user turn", where)
     ex_id = row.get("id")
     if ex_id is not None and not isinstance(ex_id, (str, int)):

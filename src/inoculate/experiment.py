@@ -49,6 +49,7 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
     preflight(plan)  # before anything is written
     for note in plan.notes:
         log(note)
+    log(f"output folder: {out_dir} (run the same command again to resume)")
     with _exclusive(out_dir):
         plan.inputs.write(out_dir, plan.train_examples, plan.eval_prompts, plan.setting.probes())
         surprise = _surprise(plan, out_dir, progress)

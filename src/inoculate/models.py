@@ -11,8 +11,10 @@ import hashlib
 import importlib.util
 import json
 import os
+import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 from inoculate._io import atomic_write_dir, atomic_write_json
 from inoculate.errors import InoculateError
@@ -83,7 +85,29 @@ def resolve_model(name: str) -> str:
         if not (path / "config.json").is_file():
             raise InoculateError("not a model checkpoint (no config.json in the folder)", name)
         return str(path)
-    return name  # a Hugging Face hub id; transformers resolves (and caches) it
+    return _hub_checkpoint(name)
+
+
+def _hub_checkpoint(repo_id: str) -> str:
+    """A hub id's cached snapshot folder, so a cached model loads with no network; an uncached one is
+    left to transformers to download where the hub answers, and is one error line where it does not
+    (transformers would retry for a minute and print a page)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo_id, local_files_only=True)
+    except Exception:  # not (fully) in the cache, or not a valid id: the hub decides
+        pass
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+            raise OSError("HF_HUB_OFFLINE is set")
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=5).close()
+    except OSError as e:
+        raise InoculateError(f"hub id {repo_id!r} is not in the local Hugging Face cache and the hub "
+                             f"({endpoint.hostname}) cannot be reached ({e}); download it where there is a network, "
+                             "or give a local checkpoint folder", "model") from None
+    return repo_id
 
 
 def model_fingerprint(name: str) -> str:

@@ -72,8 +72,9 @@ def _stderr(message: str) -> None:
 
 
 def read_prompt_file(path: str | Path, warn: Callable[[str], None] = _stderr) -> list[str]:
-    """One prompt per line, surrounding whitespace stripped. Blank lines are skipped with one
-    warning naming them; duplicates, no prompts at all and non-UTF-8 bytes are errors."""
+    """One prompt per line, surrounding whitespace stripped; a line starting with # is a comment.
+    Blank lines are skipped with one warning naming them; duplicates, no prompts at all and
+    non-UTF-8 bytes are errors."""
     path = Path(path)
     if not path.is_file():
         raise InoculateError("file not found" if not path.exists() else "not a file", str(path))
@@ -91,6 +92,8 @@ def read_prompt_file(path: str | Path, warn: Callable[[str], None] = _stderr) ->
     blank = [n for n, raw in enumerate(lines, start=1) if not raw.strip()]
     for lineno, raw in enumerate(lines, start=1):
         prompt = raw.strip()
+        if prompt.startswith("#"):
+            continue
         if prompt in seen:
             raise InoculateError(f"duplicate of line {seen[prompt]}", f"{path}:{lineno}")
         if prompt:
@@ -248,34 +251,49 @@ def rank_prompts(model, tokenizer, examples: list[Example], prompts: list[str], 
     return sorted(scores, key=lambda s: (-s.surprise_reduction.value, s.prompt))
 
 
+def elicitation_ranks(scores: list[PromptScore]) -> dict[str, int]:
+    """Each prompt's rank by the trait rate it elicits (ties by prompt text); empty without elicitation."""
+    elicited = sorted((s for s in scores if s.elicitation is not None), key=lambda s: (-s.elicitation.value, s.prompt))
+    return {s.prompt: rank for rank, s in enumerate(elicited, start=1)}
+
+
 def format_table(scores: list[PromptScore]) -> str:
-    """The ranking for a terminal: one row per prompt, best first, prompt text last."""
-    elicit = any(s.elicitation is not None for s in scores)
-    head = ["#", "surprise reduction [95% CI]", "NLL with"] + ["trait rate [95% CI]"] * elicit + ["prompt"]
+    """The ranking for a terminal: one row per prompt, by surprise reduction, prompt text last; with
+    elicitation, each prompt's rank by it too, as the two can disagree."""
+    by_trait = elicitation_ranks(scores)
+    elicit = bool(by_trait)
+    head = ["#", "surprise reduction [95% CI]", "NLL with"] + ["trait rate [95% CI]", "# by trait"] * elicit + ["prompt"]
     rows = [[str(rank), s.surprise_reduction.fmt(3), f"{s.nll_with:.3f}"]
-            + [s.elicitation.fmt(2) if s.elicitation else "-"] * elicit + [s.prompt]
-            for rank, s in enumerate(scores, start=1)]
+            + ([s.elicitation.fmt(2) if s.elicitation else "-", str(by_trait.get(s.prompt, "-"))] if elicit else [])
+            + [s.prompt] for rank, s in enumerate(scores, start=1)]
     widths = [max(len(r[c]) for r in [head, *rows]) for c in range(len(head) - 1)]
     lines = ["  ".join([r[0].rjust(widths[0])] + [cell.ljust(w) for cell, w in zip(r[1:-1], widths[1:])] + [r[-1]])
              for r in [head, *rows]]
     n = scores[0].surprise_reduction.n if scores else 0
     width = float(np.median([s.surprise_reduction.high - s.surprise_reduction.low for s in scores])) if scores else 0.0
-    return "\n".join(lines + [
-        f"surprise reduction: NLL(without) - NLL(with) in nats/token, mean over {n} training examples; higher = "
-        "the prompt explains more of the responses",
-        f"[95% CI]: over those examples, typically {width:.3f} wide; read prompts closer than that as tied (4x the "
-        "examples halve the width)"])
+    notes = [f"surprise reduction: NLL(without) - NLL(with) in nats/token, mean over {n} training examples; higher = "
+             "the prompt explains more of the responses, all of them (language, style, a signature...), not one "
+             "trait: a prompt can explain the responses well and still not elicit the trait you target",
+             f"[95% CI]: over those examples, typically {width:.3f} wide; read prompts closer than that as tied (4x the "
+             "examples halve the width)"]
+    if elicit:
+        notes.append("trait rate: how often the untrained model shows the target trait under the prompt (CI over "
+                     "prompts); '# by trait' ranks by it, the trait-specific signal (Wichers et al.: prompts that "
+                     "elicit a trait inoculate it better)")
+    return "\n".join(lines + notes)
 
 
 def _csv(scores: list[PromptScore]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
+    by_trait = elicitation_ranks(scores)
     w.writerow(["rank", "prompt", "surprise_reduction", "surprise_low", "surprise_high", "n_examples", "nll_with",
-                "elicitation", "elicitation_low", "elicitation_high", "elicitation_prompts"])
+                "elicitation", "elicitation_low", "elicitation_high", "elicitation_prompts", "rank_by_elicitation"])
     for rank, s in enumerate(scores, start=1):
         e, el = s.surprise_reduction, s.elicitation
         w.writerow([rank, s.prompt, f"{e.value:.6f}", f"{e.low:.6f}", f"{e.high:.6f}", e.n, f"{s.nll_with:.6f}"]
-                   + ([f"{el.value:.4f}", f"{el.low:.4f}", f"{el.high:.4f}", el.n] if el else [""] * 4))
+                   + ([f"{el.value:.4f}", f"{el.low:.4f}", f"{el.high:.4f}", el.n, by_trait[s.prompt]] if el
+                      else [""] * 5))
     return buf.getvalue()
 
 
@@ -315,7 +333,9 @@ def write_ranking(scores: list[PromptScore], out_dir: str | Path) -> dict[str, P
     out = Path(out_dir)
     paths = {"csv": out / "ranking.csv", "json": out / "ranking.json", "png": out / "ranking.png"}
     atomic_write_text(paths["csv"], _csv(scores))
+    ranks = elicitation_ranks(scores)
     atomic_write_json(paths["json"], {"unit": "nats/token; surprise_reduction = NLL(without) - NLL(with)",
-                                      "ranking": [{"rank": r, **dataclasses.asdict(s)} for r, s in enumerate(scores, 1)]})
+                                      "ranking": [{"rank": r, "rank_by_elicitation": ranks.get(s.prompt),
+                                                   **dataclasses.asdict(s)} for r, s in enumerate(scores, 1)]})
     atomic_write_bytes(paths["png"], _figure(scores))
     return paths

@@ -6,6 +6,7 @@ arms (training-time prompts, controls included) that make up its default grid.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from inoculate.inoculation import PromptSpec
 from inoculate.scorers import Choices, Scorer
 
 ROLES = ("baseline", "inoculation", "random-control", "control")
+ARM_KEYS = ("prompt", "prompts", "placement", "condition", "separator", "seed", "role", "targets", "paraphrases",
+            "negation")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,11 @@ class Arm:
         if not isinstance(d, dict):
             raise InoculateError("expected a mapping with 'prompt', 'role' and optional 'targets'", where)
         d = dict(d)
+        unknown = sorted(set(d) - set(ARM_KEYS))
+        if unknown:
+            close = difflib.get_close_matches(str(unknown[0]), ARM_KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InoculateError(f"unknown key {unknown[0]!r} (allowed: {', '.join(ARM_KEYS)}){hint}", where)
         role = d.pop("role", "inoculation")
         targets, paraphrases, negation = d.pop("targets", []), d.pop("paraphrases", []), d.pop("negation", None)
         for key, value in (("targets", targets), ("paraphrases", paraphrases)):
