@@ -83,15 +83,16 @@ def _offset(rate: float, seed_sd: float, prompt_sd: float) -> float:
     return optimize.brentq(lambda mu: _marginal(mu, seed_sd, prompt_sd) - rate, -20, 20)
 
 
-def _band(coverage: float, expected_rarer: float, seeds: int) -> bool:
-    """93-97% of draws. Where the rarer outcome is expected fewer than 5 times in all (0.02 of 32
-    samples: 0.6 times), the outcome is too discrete for any interval to land in that band (0 of 32
-    must give about [0, 0.11], which covers every rate below it), so there only under-coverage
-    fails. With 3 seeds the seeds' variance rests on 2 degrees of freedom, and Satterthwaite's
-    approximation is measured at 0.929-0.978 over these sizes: 92.5-98% is checked there (issue #13
-    asks for 93-97 and stays open on this)."""
-    low, high = (0.93, 0.97) if seeds == 1 else (0.925, 0.98)
-    return low <= coverage <= (high if expected_rarer >= 5 else 1.0)
+MC_SE = (0.95 * 0.05 / DRAWS) ** 0.5  # ~0.005: the Monte Carlo error of a coverage measured on 2,000 draws
+
+
+def _band(coverage: float, expected_rarer: float) -> bool:
+    """93-97% of draws, give or take one Monte Carlo standard error (a coverage measured on 2,000 draws
+    is itself uncertain by ~0.5 points). Where the rarer outcome is expected fewer than 5 times in
+    all (0.02 of 32 samples: 0.6 times), the outcome is too discrete for any interval to land in that
+    band (0 of 32 must give about [0, 0.11], which covers every rate below it), so there only
+    under-coverage fails."""
+    return 0.93 - MC_SE <= coverage <= (0.97 + MC_SE if expected_rarer >= 5 else 1.0)
 
 
 def _coverage_report(results) -> str:
@@ -111,7 +112,7 @@ def test_rate_intervals_cover_the_truth_in_93_to_97_percent_of_draws():
             est = rate_ci(table, seeds * prompts * samples)
             covered += est.low <= rate <= est.high
         n = seeds * prompts * samples
-        results.append(((rate, prompts, samples, seeds), covered / DRAWS, _band(covered / DRAWS, min(rate, 1 - rate) * n, seeds)))
+        results.append(((rate, prompts, samples, seeds), covered / DRAWS, _band(covered / DRAWS, min(rate, 1 - rate) * n)))
     assert all(ok for *_, ok in results), _coverage_report(results)
 
 
@@ -135,5 +136,5 @@ def test_paired_difference_intervals_cover_the_truth_in_93_to_97_percent_of_draw
             est = paired_diff_ci(ta, tb, seeds * prompts * samples, seeds * prompts * samples)
             covered += est.low <= rates[0] - rates[1] <= est.high
         rarer = min(min(r, 1 - r) for r in rates) * seeds * prompts * samples
-        results.append(((rates, prompts, samples, seeds), covered / DRAWS, _band(covered / DRAWS, rarer, seeds)))
+        results.append(((rates, prompts, samples, seeds), covered / DRAWS, _band(covered / DRAWS, rarer)))
     assert all(ok for *_, ok in results), _coverage_report(results)

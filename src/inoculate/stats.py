@@ -88,7 +88,10 @@ def _score_limits(p: float, var: float, df: float, units: int, observations: int
     independent samples would give), with the t quantile (Korn and Graubard's adjustment for survey
     proportions comes to the same). Where no spread was seen (all 0 or all 1), each unit counts once."""
     if var > 0 and 0 < p < 1:
-        n, z = min(p * (1 - p) / var, observations), _quantile(df)
+        n = min(p * (1 - p) / var, observations)
+        # near-binomial spread (design effect under 1.5): the variance is then p(1-p)/n, known given p,
+        # not a few components estimated on few df
+        z = _quantile(math.inf if n >= observations / 1.5 else df)
     else:
         n, z = units, _quantile(math.inf)
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
