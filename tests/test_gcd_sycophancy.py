@@ -2,7 +2,6 @@ import math
 
 import pytest
 
-from inoculate import Example
 from inoculate.settings.gcd_sycophancy import (GcdSycophancy, accuracy, agrees_with, euclid_steps, final_answer,
                                                sycophancy, worked_solution)
 

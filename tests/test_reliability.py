@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import chat, write_jsonl
 from test_experiment import tiny_spec
 
 import inoculate._io as io_mod
