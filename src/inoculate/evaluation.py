@@ -78,13 +78,20 @@ def score_rows(traits: list[Trait], prompts: list[Example], samples: list[dict] 
     return rows
 
 
-def trait_rate(rows: list[dict], trait: str) -> Estimate | None:
-    """The trait's rate over the score rows where it applies (1/0, or a probability for choice
-    traits) with its interval, the prompt as the unit (stats.rate_ci); None where it never applies."""
+def prompt_cells(rows: list[dict], trait: str) -> dict[str, list[float]]:
+    """prompt id -> the trait's outcomes on that prompt's samples where it applies (1/0, or a
+    probability for choice traits); a prompt it never applies to is left out."""
     cells: dict[str, list[float]] = {}
     for r in rows:
         if r[trait]["present"] is not None:
             cells.setdefault(r["prompt_id"], []).append(float(r[trait]["present"]))
+    return cells
+
+
+def trait_rate(rows: list[dict], trait: str) -> Estimate | None:
+    """The trait's rate over the score rows where it applies with its interval, the prompt as the
+    unit (stats.rate_ci); None where it never applies."""
+    cells = prompt_cells(rows, trait)
     if not cells:
         return None
     return rate_ci([[sum(v) / len(v) for v in cells.values()]], sum(len(v) for v in cells.values()))

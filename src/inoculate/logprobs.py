@@ -141,17 +141,25 @@ def nll_pass(model, encoded: list[dict], pad_id: int, batch_size: int, share_pre
     return Nll(mean, tokens)
 
 
+def encode_whole(tokenizer, examples: list[Example]) -> list[dict]:
+    """Each conversation encoded in full, never truncated (a cut response would be scored on other
+    tokens than it has); one with no assistant tokens to score is an error."""
+    encoded = [encode_chat(tokenizer, ex.messages, sys.maxsize) for ex in examples]
+    for i, e in enumerate(encoded):
+        if all(lab == IGNORE for lab in e["labels"]):
+            raise InoculateError("no assistant tokens to score", examples[i].id or f"example {i}")
+    return encoded
+
+
 def response_nll(model, tokenizer, examples: list[Example], batch_size: int = 8, max_length: int = 512,
                  share_prefix: bool = True) -> Nll:
     """Per-example NLL of the assistant tokens, as the examples stand. Never truncated: a sequence
     over `max_length` tokens is an error."""
-    encoded = [encode_chat(tokenizer, ex.messages, sys.maxsize) for ex in examples]
+    encoded = encode_whole(tokenizer, examples)
     for i, e in enumerate(encoded):
         if len(e["input_ids"]) > max_length:
             raise InoculateError(f"{len(e['input_ids'])} tokens, over max_length={max_length} (responses are never "
                                  "truncated here)", examples[i].id or f"example {i}")
-        if all(lab == IGNORE for lab in e["labels"]):
-            raise InoculateError("no assistant tokens to score", examples[i].id or f"example {i}")
     was_training = model.training
     model.eval()
     try:

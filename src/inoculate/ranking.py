@@ -28,13 +28,12 @@ import numpy as np
 
 from inoculate._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from inoculate.backends.local import LocalSampler
-from inoculate.chat import IGNORE, encode_chat
 from inoculate.data import Example
 from inoculate.errors import InoculateError
 from inoculate.evaluation import evaluate, trait_rate
 from inoculate.generation import GenerationConfig
 from inoculate.inoculation import PromptSpec, apply_prompt
-from inoculate.logprobs import nll_pass
+from inoculate.logprobs import encode_whole, nll_pass
 from inoculate.models import context_limit
 from inoculate.scorers import Scorer
 from inoculate.settings import Trait
@@ -114,11 +113,7 @@ def _encode_all(tokenizer, examples: list[Example], specs: list[PromptSpec], lim
     an error about max_length."""
     out = []
     for k, spec in enumerate([None, *specs]):
-        enc = [encode_chat(tokenizer, ex.messages, sys.maxsize)
-               for ex in (apply_prompt(examples, spec) if spec else examples)]
-        for i, e in enumerate(enc):
-            if all(lab == IGNORE for lab in e["labels"]):
-                raise InoculateError("no assistant tokens to score", examples[i].id or f"example {i}")
+        enc = encode_whole(tokenizer, apply_prompt(examples, spec) if spec else examples)
         i = max(range(len(enc)), key=lambda i: (len(enc[i]["input_ids"]), -i))
         name, n, which = examples[i].id or f"example {i}", len(enc[i]["input_ids"]), None if spec is None else k - 1
         if n > limit and too_long:

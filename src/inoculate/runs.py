@@ -12,13 +12,12 @@ another one, or on another machine that sees (or is sent) the folder.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inoculate._io import atomic_write_json, atomic_write_jsonl, content_hash
+from inoculate._io import atomic_write_json, atomic_write_jsonl, content_hash, read_json
 from inoculate._log import log
 from inoculate._provenance import provenance
 from inoculate.backends import ModelRef, Sampler, Trainer
@@ -61,7 +60,7 @@ class Inputs:
         return load_jsonl(out_dir / self.evals, require_assistant=False)
 
     def load_probes(self, out_dir: Path) -> dict[str, list[Example]]:
-        sets = json.loads((out_dir / self.probes).read_text(encoding="utf-8"))
+        sets = read_json(out_dir / self.probes)
         return {name: [parse_example(row, f"{self.probes}: {name}", True) for row in rows] for name, rows in sets.items()}
 
 

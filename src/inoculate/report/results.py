@@ -4,13 +4,14 @@ are the units); trait rates and paired differences between arms with their inter
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from inoculate._io import read_jsonl
+from inoculate.evaluation import prompt_cells
 from inoculate.grid import UNTRAINED
 from inoculate.stats import Estimate, paired_diff_ci, rate_ci
 
@@ -23,14 +24,9 @@ class Results:
         self.grid = grid
         self.outcomes: dict[tuple[str, str, str], dict[int, dict[str, list[float]]]] = defaultdict(dict)
         for e in grid["entries"]:
-            with (Path(out_dir) / e["run_dir"] / e["scores"]).open(encoding="utf-8") as f:
-                rows = [json.loads(line) for line in f if line.strip()]
+            rows = read_jsonl(Path(out_dir) / e["run_dir"] / e["scores"])
             for t in grid["traits"]:
-                cells: dict[str, list[float]] = defaultdict(list)
-                for r in rows:
-                    if r[t["name"]]["present"] is not None:  # None: not applicable to that prompt
-                        cells[r["prompt_id"]].append(float(r[t["name"]]["present"]))
-                self.outcomes[(e["arm"], e["context"], t["name"])][e["seed"]] = dict(cells)
+                self.outcomes[(e["arm"], e["context"], t["name"])][e["seed"]] = prompt_cells(rows, t["name"])
         self.seeds = sorted({e["seed"] for e in grid["entries"] if e["arm"] != UNTRAINED})
         self.headline = grid["spec"].get("headline_context", "none")  # where suppression is measured
 

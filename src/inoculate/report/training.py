@@ -3,13 +3,12 @@ tokens per run with a loss-curve figure, and the learning-dynamics probes."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inoculate._io import atomic_write_bytes
+from inoculate._io import atomic_write_bytes, read_json
 from inoculate.grid import UNTRAINED
 from inoculate.report.figures import curves_figure
 
@@ -20,7 +19,7 @@ def _logs(grid: dict[str, Any], out_dir: Path) -> dict[tuple[str, int], dict[str
     for e in grid["entries"]:
         path = out_dir / e["run_dir"] / "losses.json"
         if e["arm"] != UNTRAINED and (e["arm"], e["seed"]) not in logs and path.is_file():
-            logs[(e["arm"], e["seed"])] = json.loads(path.read_text(encoding="utf-8"))
+            logs[(e["arm"], e["seed"])] = read_json(path)
     return logs
 
 
