@@ -79,13 +79,13 @@ def sampler_step_ms(batch: int, vocab: int, reps: int = 20) -> dict:
     """Milliseconds per sampling step, from softmax to the chosen token ids, best of 3 blocks of reps."""
     import torch
 
-    from inoculate.generation import GenerationConfig, _sampling_processors
+    from inoculate.generation import GenerationConfig, sampling_processors
 
     from transformers import TopKLogitsWarper
 
     logits = torch.randn(batch, vocab)
     config = GenerationConfig()  # temperature 1, top-k 50, top-p 1: the demo's
-    ours = _sampling_processors(config)
+    ours = sampling_processors(config)
     top_k = TopKLogitsWarper(config.top_k)
     steps = {"top-k + torch.multinomial": lambda: torch.multinomial(torch.softmax(top_k(None, logits), -1), 1),
              "top-k + inverse-cdf": lambda: ours(None, logits).argmax(-1)}

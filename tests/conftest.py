@@ -78,3 +78,12 @@ def numbers_teacher(monkeypatch, tmp_path):
 
     monkeypatch.setenv("INOCULATE_CACHE", str(tmp_path / "inoculate-cache"))
     return numbers_teacher()
+
+
+@pytest.fixture(scope="session")
+def transformers_server(tiny_model_path, tmp_path_factory):
+    """`transformers serve` on 127.0.0.1 serving the tiny model (no logprobs, ignores n)."""
+    from servers import transformers_serve
+
+    with transformers_serve(tiny_model_path, tmp_path_factory.mktemp("tserve") / "server.log") as server:
+        yield server

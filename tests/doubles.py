@@ -37,8 +37,13 @@ class CountingSampler:
     """A sampler that records the prompts of every generate call and hands them on to `inner`;
     with `refuse`, any generation is an error."""
 
+    answers_logprobs = True
+
     def __init__(self, inner=None, refuse: bool = False):
         self.inner, self.refuse, self.calls = inner or LocalSampler(), refuse, []
+
+    def planned_requests(self, prompts, config):
+        return self.inner.planned_requests(prompts, config)
 
     def key(self):
         return self.inner.key()
@@ -60,8 +65,13 @@ class ScriptedSampler:
     """Answers from a script instead of a model: `answer(prompt, call, index)` gives the text for
     each prompt of the call-th generate call. Prompts the script returns None for go to `inner`."""
 
+    answers_logprobs = True
+
     def __init__(self, answer, inner=None):
         self.answer, self.inner, self.calls = answer, inner, 0
+
+    def planned_requests(self, prompts, config):
+        return {}
 
     def key(self):
         return {"sampler": "scripted", "inner": self.inner.key() if self.inner else None}

@@ -36,7 +36,7 @@ def test_apply_writes_inoculated_file(tmp_path, capsys):
     (["train", "{good}", "-o", "{out}", "--set", "lerning_rate=1"], "train", "did you mean 'learning_rate'"),
     (["train", "{good}", "-o", "{out}", "--model", "{tmp}"], "{tmp}", "not a model checkpoint"),
     (["evaluate", "--prompts", "{missing}", "--trait", "caps", "-o", "{out}"], "{missing}", "file not found"),
-    (["evaluate", "--prompts", "{evals}", "--trait", "judge", "-o", "{out}"], "--trait judge", "unknown scorer"),
+    (["evaluate", "--prompts", "{evals}", "--trait", "judges", "-o", "{out}"], "--trait judges", "unknown scorer"),
     (["run", "{missing}"], "{missing}", "spec file not found"),
     (["run", "--set", "train.batch_size=0"], "train", "batch_size must be > 0"),
     (["run", "--set", "setting=nope"], "setting", "unknown setting"),

@@ -8,7 +8,7 @@ import torch
 
 from inoculate.chat import generation_batch
 from inoculate.data import Example
-from inoculate.generation import GenerationConfig, _sampling_processors, generate
+from inoculate.generation import GenerationConfig, sampling_processors, generate
 from inoculate.models import load_model
 
 
@@ -119,7 +119,7 @@ def test_batch_layout_puts_the_shared_prefix_first_and_padding_after_it():
 def _frequencies(config: GenerationConfig, logits: list[float], n: int = 100_000) -> torch.Tensor:
     torch.manual_seed(0)
     scores = torch.tensor([logits]).repeat(n, 1)
-    masked = _sampling_processors(config)(torch.zeros((n, 1), dtype=torch.long), scores)
+    masked = sampling_processors(config)(torch.zeros((n, 1), dtype=torch.long), scores)
     assert bool(((masked == 0).sum(-1) == 1).all())  # exactly one token left selectable per row
     return torch.bincount(masked.argmax(-1), minlength=len(logits)).float() / n
 

@@ -5,7 +5,8 @@ import sys
 import pytest
 
 from inoculate import Example, InoculateError
-from inoculate.scorers import FACTORIES, Scorer, make_scorer, per_sample, register_scorer
+from inoculate.scorer_kinds import FACTORIES, make_scorer, register_scorer
+from inoculate.scorers import Scorer, per_sample
 from inoculate.settings import TraitSource
 
 PROMPT = Example([{"role": "user", "content": "q"}])

@@ -74,7 +74,7 @@ def test_several_seeds_give_intervals_across_seeds(tmp_path):
     assert "over the 3 training seeds first, then over evaluation prompts" in text and "seeds 0, 1, 2" in text
     assert "paired by prompt and seed" in text
     csv = (tmp_path / "report" / "results.csv").read_text().splitlines()
-    assert csv[0] == "arm,seed,context,trait,rate,n_samples" and len(csv) == 1 + 9
+    assert csv[0] == "arm,seed,context,trait,rate,n_samples,n_excluded" and len(csv) == 1 + 9
     row = next(r for r in csv if r.startswith("ip,2,none"))
     assert float(row.split(",")[4]) == pytest.approx(0.2)
 

@@ -1,7 +1,8 @@
 import pytest
 
 from inoculate import InoculateError
-from inoculate.scorers import caps, language, make_scorer
+from inoculate.scorer_kinds import make_scorer
+from inoculate.scorers import caps, language
 
 
 @pytest.mark.parametrize("text, share", [("HOLA AMIGO", 1.0), ("hola amigo", 0.0), ("HOLA hola", 0.5),
@@ -32,8 +33,10 @@ def test_language_french_scorer_and_errors():
     assert language("fr").one("Le chat est noir et il dort sur le canapé.")["present"]
     with pytest.raises(InoculateError, match="not among"):
         language("xx")
-    with pytest.raises(InoculateError, match="unknown scorer 'judge'"):
-        make_scorer("judge")
+    with pytest.raises(InoculateError, match="unknown scorer 'judges'.*did you mean 'judge'"):
+        make_scorer("judges")
+    with pytest.raises(InoculateError, match="needs the spec's 'judge' key"):
+        make_scorer("judge", rubric="Grade {answer}")
     with pytest.raises(InoculateError, match="bad arguments"):
         make_scorer("caps", colour="red")
     with pytest.raises(InoculateError, match="threshold must be a finite number, got nan") as err:

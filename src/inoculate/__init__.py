@@ -12,7 +12,8 @@ from inoculate.experiment import ExperimentSpec, load_spec, run_experiment  # no
 from inoculate.generation import GenerationConfig, generate  # noqa: E402
 from inoculate.inoculation import PromptSpec, apply_prompt  # noqa: E402
 from inoculate.models import load_model  # noqa: E402
-from inoculate.scorers import Scorer, per_sample, register_scorer  # noqa: E402
+from inoculate.scorer_kinds import register_scorer  # noqa: E402
+from inoculate.scorers import Scorer, per_sample  # noqa: E402
 from inoculate.training import TrainConfig, train_lora  # noqa: E402
 
 __all__ = ["Example", "ExperimentSpec", "GenerationConfig", "InoculateError", "PromptSpec", "Scorer", "TrainConfig",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from inoculate._log import quiet_library_warnings
 from inoculate.errors import InoculateError
+from inoculate.serve import add_serve_command
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,7 +45,7 @@ def _prompt_spec(args):
 def _scorer_arg(text: str):
     """`caps`, `language:lang=es,threshold=0.6`, `keywords:words=[Bot, "— Bot"],mode=any`: values are
     YAML, and commas inside brackets or quotes do not split arguments."""
-    from inoculate.scorers import make_scorer
+    from inoculate.scorer_kinds import make_scorer
 
     kind, _, rest = text.partition(":")
     items, depth, quote, start = [], 0, None, 0
@@ -62,6 +63,24 @@ def _scorer_arg(text: str):
             start = i + 1
     kwargs = _parse_kv([p for p in items if p.strip()], f"--trait {text}")
     return make_scorer(kind, f"--trait {text}", **kwargs)
+
+
+def _add_adapters_parser(sub) -> None:
+    sp = sub.add_parser("adapters", help="the adapters a grid trained, as a server's --lora-modules NAME=PATH")
+    sp.add_argument("out", help="the grid's output folder")
+    sp.set_defaults(func=cmd_adapters)
+
+
+def cmd_adapters(args):
+    from inoculate.backends.served import served_adapters
+
+    found = served_adapters(args.out)
+    if not found:
+        raise InoculateError("no finished trained runs here", args.out)
+    print("# serve them with vLLM (the served sampler names each adapter by its run folder):")
+    print("#   vllm serve BASE --enable-lora --max-lora-rank R \\")
+    for arm, seed, name, path in found:
+        print(f"--lora-modules {name}={path}  # {arm}, seed {seed}")
 
 
 def cmd_apply(args):
@@ -321,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
     sp.set_defaults(func=cmd_run)
 
+    add_serve_command(sub)
+    _add_adapters_parser(sub)
     sp = sub.add_parser("report", help="re-create the report of an experiment folder")
     sp.add_argument("out", help="the folder `inoculate run` wrote (it holds grid.json)")
     sp.set_defaults(func=cmd_report)

@@ -68,7 +68,7 @@ def _append_line(path: Path, row: dict) -> None:
         os.fsync(f.fileno())
 
 
-def _sampling_processors(config: GenerationConfig):
+def sampling_processors(config: GenerationConfig):
     """Logits processors that sample a token and leave only it selectable, for greedy `generate`.
 
     transformers samples with `torch.multinomial`, which on CPU draws one exponential per vocabulary
@@ -119,8 +119,8 @@ def generate(model, tokenizer, prompts: list[Example], config: GenerationConfig,
     outputs: list[list[str]] = [[""] * config.n_samples for _ in prompts]
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id
-    # sampling is greedy decoding over a sampled-token mask (see _sampling_processors)
-    sampling = dict(do_sample=False, logits_processor=_sampling_processors(config)) if config.temperature > 0 \
+    # sampling is greedy decoding over a sampled-token mask (see sampling_processors)
+    sampling = dict(do_sample=False, logits_processor=sampling_processors(config)) if config.temperature > 0 \
         else dict(do_sample=False)
     partial = Path(partial) if partial is not None else None
     done = _finished_batches(partial)

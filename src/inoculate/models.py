@@ -215,7 +215,8 @@ def load_model(name: str, device: str = "auto", dtype: str = "auto"):
 
 
 def load_adapter(model, adapter_dir: str | Path):
-    """Base model + saved PEFT adapter, merged for fast generation."""
+    """Base model + saved PEFT adapter, merged for fast generation: `model` itself is changed (merged
+    in place), so load a fresh base for each adapter."""
     from peft import PeftModel
 
     adapter_dir = Path(adapter_dir)

@@ -16,6 +16,7 @@ from typing import Any
 from inoculate._io import SCHEMA_VERSION, content_hash
 from inoculate.backends import Sampler, Trainer
 from inoculate.backends.local import LocalSampler, LocalTrainer
+from inoculate.backends.served import served_sampler
 from inoculate.data import Example, dataset_hash, ensure_ids, load_jsonl
 from inoculate.errors import InoculateError
 from inoculate.grid import UNTRAINED
@@ -63,16 +64,17 @@ def build_plan(spec: ExperimentSpec, trainer: Trainer | None = None, sampler: Sa
     """Resolve `spec`; every input problem surfaces here. `trainer` and `sampler` default to this
     machine's (LoRA with our own loop, batched local generation) on the spec's device and dtype."""
     trainer = trainer or LocalTrainer(spec.train, spec.device, spec.dtype)
-    sampler = sampler or LocalSampler(spec.device, spec.dtype)
+    sampler = sampler or (served_sampler(spec.sampler) if spec.sampler else LocalSampler(spec.device, spec.dtype))
     if spec.setting is not None:
-        setting = get_setting(spec.setting, sampler=sampler, **spec.setting_args)
+        setting = get_setting(spec.setting, sampler=sampler, judge=spec.judge, **spec.setting_args)
     else:
         missing = [k for k in ("train_data", "eval_data", "traits", "arms") if getattr(spec, k) is None]
         if missing:
             raise InoculateError(f"without a built-in setting the spec needs {', '.join(missing)}", "spec")
         setting = CustomSetting([], [], [])
-    source = TraitSource(spec.setting, spec.setting_args, spec.traits)
+    source = TraitSource(spec.setting, spec.setting_args, spec.traits, spec.judge)
     traits = source.build() if spec.traits is not None else setting.traits()
+    _check_sampler(traits, sampler)
     notes: list[str] = []
     train = _training_data(spec, setting, traits, notes)  # before the eval data: its errors come first
     evals = load_jsonl(spec.eval_data, require_assistant=False) if spec.eval_data else setting.eval_prompts()
@@ -89,7 +91,35 @@ def build_plan(spec: ExperimentSpec, trainer: Trainer | None = None, sampler: Sa
     model_id = model_fingerprint(spec.model)
     plan = Plan(spec, setting, train, evals, traits, arms, contexts, untrained_contexts, inputs, [], model_id, notes)
     plan.runs = _runs(plan, trainer, sampler, source)
+    plan.notes += request_notes(plan, sampler)
     return plan
+
+
+def _check_sampler(traits: list[Trait], sampler: Sampler) -> None:
+    choice = [t.name for t in traits if t.choices is not None]
+    if choice and not sampler.answers_logprobs:
+        raise InoculateError(f"trait {choice[0]} is measured by log-probabilities over fixed answers, which this sampler "
+                             "cannot give; evaluate it with the local sampler", "sampler")
+
+
+def request_notes(plan: Plan, sampler: Sampler) -> list[str]:
+    """What the grid asks of model endpoints, stated before the first call: requests at most, by
+    endpoint, against the endpoint's cap. Answers already cached are not sent again."""
+    per_context: dict[Any, int] = {}
+    if any(t.choices is None for t in plan.traits):
+        per_context.update(sampler.planned_requests(len(plan.eval_prompts), plan.spec.generation))
+    for t in plan.traits:
+        for endpoint, n in (t.scorer.requests(plan.eval_prompts) if t.scorer.requests and t.choices is None else {}).items():
+            per_context[endpoint] = per_context.get(endpoint, 0) + n * plan.spec.generation.n_samples
+    contexts = sum(len(run.contexts) for run in plan.runs)
+    notes = []
+    for endpoint, n in per_context.items():
+        total = n * contexts
+        notes.append(f"{endpoint.where}: at most {total:,} requests for this grid ({contexts} model x context pairs; "
+                     f"answers cached before are not sent again); cap {endpoint.max_requests:,}"
+                     + (" -- the cap stops the grid before it ends: raise max_requests" if total > endpoint.max_requests
+                        else ""))
+    return notes
 
 
 def _capped(n: int | None, examples: list, key: str, notes: list[str]) -> int | None:

@@ -16,7 +16,6 @@ sensitive where sampled rates would be near 0 (a small model's favourite animal)
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib
 import inspect
@@ -28,22 +27,25 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
 
-from inoculate._config import finite
 from inoculate.data import Example
 from inoculate.errors import InoculateError
 
 AnswerLogprobs = Callable[[Example, list[str]], list[float]]  # (prompt, answers) -> log P(each answer)
 
 
-Judgement = dict[str, Any]  # {"score": float | None, "present": bool | None}
+Judgement = dict[str, Any]  # {"score": float | None, "present": bool | None, ...details, "excluded": reason}
 
 
 @dataclass(frozen=True)
 class Scorer:
     name: str  # e.g. "caps", "language:es"
-    score: Callable[[list[str], list[Example | None]], list[float | None]]  # texts, their prompts -> [0, 1] or None
+    # texts, their prompts -> [0, 1] or None (not applicable), or a dict {"score": ..., details to keep}
+    score: Callable[[list[str], list[Example | None]], list[float | dict[str, Any] | None]]
     threshold: float  # the trait is expressed when score >= threshold
     config: dict[str, Any]  # factory arguments, for content hashes and reports
+    # requests a scorer that calls a model sends per sample of these prompts, by endpoint: the grid
+    # states the total before its first call
+    requests: Callable[[list[Example]], dict[Any, int]] | None = None  # prompts -> {client.Endpoint: n}
 
     def __call__(self, texts: list[str], prompts: list[Example | None] | None = None) -> list[Judgement]:
         if isinstance(texts, str):
@@ -55,8 +57,16 @@ class Scorer:
         scores = self.score(list(texts), list(prompts))
         if len(scores) != len(texts):
             raise InoculateError(f"returned {len(scores)} scores for {len(texts)} texts", f"scorer {self.name}")
-        return [{"score": None, "present": None} if s is None else {"score": float(s), "present": float(s) >= self.threshold}
-                for s in scores]
+        return [self._judgement(s) for s in scores]
+
+    def _judgement(self, s: float | dict[str, Any] | None) -> Judgement:
+        # a scorer may return a dict: its "score" plus details kept beside it (a judge's raw reply,
+        # "excluded": why there is no score, which the report counts)
+        detail = {k: v for k, v in s.items() if k not in ("score", "present")} if isinstance(s, dict) else {}
+        s = s.get("score") if isinstance(s, dict) else s
+        if s is None:
+            return {"score": None, "present": None, **detail}
+        return {"score": float(s), "present": float(s) >= self.threshold, **detail}
 
     def one(self, text: str, prompt: Example | None = None) -> Judgement:
         """The judgement of a single text."""
@@ -68,7 +78,7 @@ def per_sample(score: Callable[[str, Example | None], float | None]):
     return lambda texts, prompts: [score(t, p) for t, p in zip(texts, prompts)]
 
 
-def _threshold(value: Any) -> float:
+def unit_threshold(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise InoculateError(f"threshold must be a number from 0 to 1, got {value!r}")
     return float(value)
@@ -76,7 +86,7 @@ def _threshold(value: Any) -> float:
 
 def caps(threshold: float = 0.5, min_letters: int = 1) -> Scorer:
     """Share of letters that are upper case; texts with fewer than `min_letters` letters score 0."""
-    threshold = _threshold(threshold)
+    threshold = unit_threshold(threshold)
 
     def score(text: str, prompt: Example | None = None) -> float:
         letters = [c for c in text if c.isalpha()]
@@ -107,7 +117,7 @@ def language(lang: str = "es", threshold: float = 0.5, candidates: tuple[str, ..
     languages py3langid labels "LA CAPITAL DE FRANCIA ES PARÍS." Occitan; over the default six it
     is Spanish. Pass candidates=None for all languages.
     """
-    threshold = _threshold(threshold)
+    threshold = unit_threshold(threshold)
     candidates = tuple(candidates) if candidates else None
     try:
         ident = _identifier(candidates)
@@ -164,7 +174,7 @@ def python(function: str, threshold: float = 0.5) -> Scorer:
     installed): (text, eval prompt) -> a score in [0, 1], a bool, or None where it does not apply.
     Its source code is part of the scorer's identity, so editing it re-scores."""
     fn = _import_function(function)
-    threshold = _threshold(threshold)
+    threshold = unit_threshold(threshold)
 
     def score(text: str, prompt: Example | None = None) -> float | None:
         try:
@@ -200,39 +210,6 @@ def _import_function(spec: str):
     if not callable(fn):
         raise InoculateError(f"{module_name!r} has no function {name!r}")
     return fn
-
-
-FACTORIES: dict[str, Callable[..., Scorer]] = {"caps": caps, "language": language, "regex": regex,
-                                                "keywords": keywords, "python": python}
-
-
-def register_scorer(kind: str, factory: Callable[..., Scorer]) -> None:
-    """Make `factory` usable as {scorer: KIND, ...its arguments} in a spec and as --trait KIND:... ; it
-    returns a Scorer (see per_sample for a one-text function)."""
-    if not isinstance(kind, str) or not kind.isidentifier() or kind in FACTORIES:
-        raise InoculateError(f"a scorer kind must be a new identifier, got {kind!r} (taken: {', '.join(FACTORIES)})")
-    if not callable(factory):
-        raise InoculateError(f"the factory of scorer {kind!r} must be callable")
-    FACTORIES[kind] = factory
-
-
-def make_scorer(kind: str, where: str = "scorer", **kwargs: Any) -> Scorer:
-    """Build a scorer from a config entry such as {"scorer": "language", "lang": "es"}; every error
-    names `where` (the trait)."""
-    if kind not in FACTORIES:
-        close = difflib.get_close_matches(str(kind), FACTORIES, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise InoculateError(f"unknown scorer {kind!r} (known: {', '.join(FACTORIES)}){hint}", where)
-    finite(where, **{k: v for k, v in kwargs.items() if isinstance(v, float)})
-    try:
-        scorer = FACTORIES[kind](**kwargs)
-    except TypeError as e:
-        raise InoculateError(f"bad arguments for scorer {kind!r} ({e})", where) from e
-    except InoculateError as e:
-        raise InoculateError(f"scorer {kind}: {e.message}", where) from e
-    if not isinstance(scorer, Scorer):
-        raise InoculateError(f"the factory of scorer {kind!r} returned {type(scorer).__name__}, not a Scorer", where)
-    return scorer
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 
 from inoculate._config import from_dict, parse_key_value
+from inoculate.backends.served import served_sampler
+from inoculate.client import Endpoint
 from inoculate.errors import InoculateError
 from inoculate.generation import GenerationConfig
 from inoculate.inoculation import IP_ON, PromptSpec, for_the_rest
@@ -53,6 +55,11 @@ class ExperimentSpec:
     surprise_examples: int = 32  # training examples for each arm's pre-training surprise reduction; 0 = off
     train: TrainConfig = TrainConfig()
     generation: GenerationConfig = GenerationConfig()
+    # where evaluations generate: omitted = this machine; or an OpenAI-compatible endpoint
+    # {base_url, model (the served base), api_key_env, concurrency, max_retries, timeout, max_requests,
+    # adapters: {run folder or adapter path: served name}} (backends/served.py)
+    sampler: dict[str, Any] | None = None
+    judge: Endpoint | None = None  # the endpoint judged traits ask (client.Endpoint: base_url, model, api_key_env...)
 
     def __post_init__(self):
         if not self.seeds:
@@ -72,6 +79,8 @@ class ExperimentSpec:
             raise InoculateError(f"must be one of {', '.join(IP_ON)}, got {self.ip_on!r}", "ip_on")
         if self.clean_prompt is not None:
             self.clean_prompt_spec()
+        if self.sampler is not None:
+            served_sampler(self.sampler)
 
     def clean_prompt_spec(self) -> PromptSpec | None:
         """`clean_prompt` as a prompt spec, limited to the examples the IP skips."""

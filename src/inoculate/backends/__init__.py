@@ -47,7 +47,10 @@ class Trainer(Protocol):
 
 
 class Sampler(Protocol):
-    """Generates from a model, and scores fixed answers by their log-probability."""
+    """Generates from a model, and scores fixed answers by their log-probability (where
+    `answers_logprobs` is true: a chat endpoint cannot)."""
+
+    answers_logprobs: bool
 
     def key(self) -> dict[str, Any]:
         """Everything about this sampler that changes what it generates, for content keys."""
@@ -59,6 +62,10 @@ class Sampler(Protocol):
 
     def answer_logprobs(self, model: ModelRef, prompt: Example, answers: list[str]) -> list[float]:
         """log P(answer) of each answer as the whole assistant response to `prompt`."""
+
+    def planned_requests(self, prompts: int, config: GenerationConfig) -> dict[Any, int]:
+        """Requests generating `config.n_samples` per prompt sends, by endpoint (client.Endpoint);
+        {} where generation costs no request."""
 
     def release(self) -> None:
         """Let go of any model held in memory (a run unit is done; the next one may train)."""

@@ -51,6 +51,7 @@ class LocalSampler:
 
     device: str = "auto"
     dtype: str = "auto"
+    answers_logprobs = True  # scores given answers (choice traits)
     _held: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def key(self) -> dict[str, Any]:
@@ -70,6 +71,9 @@ class LocalSampler:
     def answer_logprobs(self, model: ModelRef, prompt: Example, answers: list[str]) -> list[float]:
         loaded, tokenizer = self._load(model)
         return answer_logprobs(loaded, tokenizer, prompt, answers, context_limit(loaded, tokenizer))
+
+    def planned_requests(self, prompts: int, config: GenerationConfig) -> dict[Any, int]:
+        return {}
 
     def release(self) -> None:
         self._held = None

@@ -15,7 +15,7 @@ from inoculate.inoculation import PromptSpec, describe_mix
 from inoculate.report.figures import rate_figure
 from inoculate.report.findings import comparison_lines, leakage_section, selection_section, transfer_section
 from inoculate.report.results import Results
-from inoculate.report.tables import elicitation_table, rate_table, results_csv, sample_answers
+from inoculate.report.tables import elicitation_table, exclusion_table, rate_table, results_csv, sample_answers
 from inoculate.report.training import probe_section, training_section
 
 
@@ -86,6 +86,9 @@ def write_report(out_dir: str | Path) -> Path:
         md += ["", f"## Trait: {name} ({'wanted' if t['wanted'] else 'unwanted'}; {how}"
                f"{': ' + t['description'] if t['description'] else ''})", "", rate_table(res, name), "",
                f"![{name}]({name}.png)"]
+        excluded = exclusion_table(res, name)
+        if excluded:
+            md += ["", "Samples without a score are left out of the rates above; how many, and why:", "", excluded]
         elicit = elicitation_table(res, name)
         if elicit:
             md += ["", "Untrained model under each prompt (how strongly the prompt elicits the trait before training):",

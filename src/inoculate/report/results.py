@@ -4,7 +4,7 @@ are the units); trait rates and paired differences between arms with their inter
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,15 @@ class Results:
     def __init__(self, grid: dict[str, Any], out_dir: Path):
         self.grid = grid
         self.outcomes: dict[tuple[str, str, str], dict[int, dict[str, list[float]]]] = defaultdict(dict)
+        # (arm, context, trait) -> why samples got no score (a judge's unparseable or refused reply, an
+        # incoherent answer...) -> how many; such samples are left out of the rate, and counted here
+        self.excluded: dict[tuple[str, str, str], dict[int, Counter]] = defaultdict(dict)
         for e in grid["entries"]:
             rows = read_jsonl(Path(out_dir) / e["run_dir"] / e["scores"])
             for t in grid["traits"]:
                 self.outcomes[(e["arm"], e["context"], t["name"])][e["seed"]] = prompt_cells(rows, t["name"])
+                self.excluded[(e["arm"], e["context"], t["name"])][e["seed"]] = Counter(
+                    r[t["name"]]["excluded"] for r in rows if r[t["name"]].get("excluded"))
         self.seeds = sorted({e["seed"] for e in grid["entries"] if e["arm"] != UNTRAINED})
         self.headline = grid["spec"].get("headline_context", "none")  # where suppression is measured
 
@@ -66,6 +71,11 @@ class Results:
         cells = self.outcomes.get((arm, context, trait), {}).get(seed)
         values = [v for vs in (cells or {}).values() for v in vs]
         return (float(np.mean(values)), len(values)) if values else None
+
+    def excluded_counts(self, arm: str, context: str, trait: str, seed: int | None = None) -> Counter:
+        """Samples without a score by reason, in one run (`seed`) or over all seeds."""
+        by_seed = self.excluded.get((arm, context, trait), {})
+        return sum((c for s, c in by_seed.items() if seed is None or s == seed), Counter())
 
     def contexts(self, arm: str) -> list[str]:
         return list(dict.fromkeys(e["context"] for e in self.grid["entries"] if e["arm"] == arm))

@@ -25,6 +25,21 @@ def rate_table(res: Results, trait: str) -> str:
     return "\n".join(rows)
 
 
+def exclusion_table(res: Results, trait: str) -> str | None:
+    """Samples the trait's scorer gave no score, and why, per arm and context (None when there are none)."""
+    found = {(arm, ctx): res.excluded_counts(arm, ctx, trait) for (arm, ctx, t) in res.excluded if t == trait}
+    found = {k: v for k, v in found.items() if v}
+    if not found:
+        return None
+    rows = ["| arm | eval context | samples without a score | why |", "|---|---|---|---|"]
+    for (arm, ctx), counts in sorted(found.items()):
+        scored = sum(len(v) for cells in res.outcomes[(arm, ctx, trait)].values() for v in cells.values())
+        total = sum(counts.values())
+        why = ", ".join(f"{reason} {n}" for reason, n in counts.most_common())
+        rows.append(f"| `{arm}` | {ctx} | {total} of {total + scored} | {why} |")
+    return "\n".join(rows)
+
+
 def elicitation_table(res: Results, trait: str) -> str | None:
     ctxs = [c for c in res.contexts(UNTRAINED) if c != "none"]
     if not ctxs:
@@ -40,11 +55,12 @@ def elicitation_table(res: Results, trait: str) -> str | None:
 def results_csv(res: Results) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["arm", "seed", "context", "trait", "rate", "n_samples"])
+    w.writerow(["arm", "seed", "context", "trait", "rate", "n_samples", "n_excluded"])
     for (arm, ctx, trait), by_seed in sorted(res.outcomes.items()):
         for seed in sorted(by_seed):
             found = res.run_rate(arm, ctx, trait, seed)
-            w.writerow([arm, seed, ctx, trait, f"{found[0]:.4f}" if found else "", found[1] if found else 0])
+            w.writerow([arm, seed, ctx, trait, f"{found[0]:.4f}" if found else "", found[1] if found else 0,
+                        sum(res.excluded_counts(arm, ctx, trait, seed).values())])
     return buf.getvalue()
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inoculate.errors import InoculateError
-from inoculate.scorers import make_scorer
+from inoculate.scorer_kinds import make_scorer
 from inoculate.settings.backdoor import Backdoor
 from inoculate.settings.base import Arm, CustomSetting, Setting, Trait, check_setting
 from inoculate.settings.code_reward_hacking import CodeRewardHacking
@@ -23,21 +23,22 @@ SETTINGS: dict[str, type[Setting]] = {
                 Subliminal)}
 
 
-def get_setting(name: str, sampler=None, **args) -> Setting:
+def get_setting(name: str, sampler=None, judge=None, **args) -> Setting:
     """The built-in setting `name`, built with `args` (the spec's setting_args). A setting whose data
-    a model writes (subliminal's teacher) samples through `sampler`, the grid's Sampler."""
+    a model writes (subliminal's teacher) samples through `sampler`, the grid's Sampler; one whose
+    traits a model judges gets `judge`, the spec's judge endpoint."""
     if name not in SETTINGS:
         raise InoculateError(f"unknown setting {name!r} (built in: {', '.join(SETTINGS)})", "setting")
     cls = SETTINGS[name]
     named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     params = [p.name for p in inspect.signature(cls.__init__).parameters.values()
-              if p.name not in ("self", "sampler") and p.kind in named]
+              if p.name not in ("self", "sampler", "judge") and p.kind in named]
     unknown = sorted(set(args) - set(params))
     if unknown:
         raise InoculateError(f"unknown argument {unknown[0]!r} for setting {name} (accepts: {', '.join(params) or 'none'})",
                              "setting_args")
-    if sampler is not None and "sampler" in inspect.signature(cls.__init__).parameters:
-        args = {**args, "sampler": sampler}
+    accepts = inspect.signature(cls.__init__).parameters
+    args = {**args, **{k: v for k, v in (("sampler", sampler), ("judge", judge)) if v is not None and k in accepts}}
     return cls(**args)
 
 
@@ -50,20 +51,21 @@ class TraitSource:
     setting: str | None
     setting_args: dict[str, Any] = field(default_factory=dict)
     traits: dict[str, Any] | None = None
+    judge: Any = None  # the spec's judge endpoint (client.Endpoint), for judged traits
 
     def build(self) -> list[Trait]:
         if self.traits is None:
-            return get_setting(self.setting, **self.setting_args).traits()
+            return get_setting(self.setting, judge=self.judge, **self.setting_args).traits()
         out = []
         for name, d in self.traits.items():
             where = f"traits.{name}"
             if not isinstance(d, dict) or "scorer" not in d:
-                raise InoculateError("expected {scorer: caps|language, wanted: true|false, ...scorer args}", where)
+                raise InoculateError("expected {scorer: KIND, wanted: true|false, ...scorer args}", where)
             d = dict(d)
             kind, wanted = d.pop("scorer"), d.pop("wanted", False)
             if not isinstance(wanted, bool):
                 raise InoculateError("'wanted' must be true or false", where)
-            out.append(Trait(name, make_scorer(kind, where, **d), wanted))
+            out.append(Trait(name, make_scorer(kind, where, self.judge, **d), wanted))
         return out
 
 

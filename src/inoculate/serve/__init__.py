@@ -1,0 +1,98 @@
+"""`inoculate serve`: an OpenAI-compatible chat completions server for a base model and the LoRA
+adapters trained on it, so any OpenAI client (a judge, an eval harness, `inoculate.client`) can
+sample from them.
+
+What it promises:
+- GET /v1/models and POST /v1/chat/completions in OpenAI's shapes and error bodies, on 127.0.0.1
+  by default, optionally behind an API key read from an environment variable.
+- The same request gives the same text: a request's `seed` (0 when absent) seeds its sampling,
+  and requests run one at a time on one thread (concurrent requests queue; they are not batched
+  together, which would change the numbers a request gets with what else is running).
+- Logprobs are the model's raw next-token distribution, log_softmax of the logits before
+  temperature and top-p, so they do not depend on the sampling settings; the chosen token's is
+  always reported, with up to 20 likeliest alternatives.
+- Sampling follows OpenAI's API: no top-k, temperature 0 is greedy; replies end at the model's
+  end-of-turn token (finish_reason "stop") or at max_tokens ("length"). Streaming and stop
+  sequences are refused with a 400, not ignored.
+
+FastAPI and uvicorn are imported only when a server is built, so the CLI stays quick to start.
+"""
+
+from __future__ import annotations
+
+from inoculate.errors import InoculateError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def create_app(base: str, adapters: dict[str, str] | None = None, device: str = "auto", dtype: str = "auto",
+               api_key_env: str | None = None, served_name: str | None = None, max_loaded: int = 2):
+    """The FastAPI app serving `base` (the embedded model's name, a hub id or a checkpoint folder)
+    under `served_name` (default: `base` as given) and each adapter folder under its key.
+
+    `api_key_env` names the environment variable holding the key clients must send as a Bearer
+    token. At most `max_loaded` models are in memory at once (see engine.ModelPool). The base
+    model is loaded before this returns."""
+    from inoculate.serve.app import create_app as build
+
+    return build(base, adapters, device, dtype, api_key_env, served_name, max_loaded)
+
+
+def serve(base: str, adapters: dict[str, str] | None = None, host: str = "127.0.0.1", port: int = 8000,
+          device: str = "auto", dtype: str = "auto", api_key_env: str | None = None, served_name: str | None = None,
+          max_loaded: int = 2) -> None:
+    """Build the app (create_app) and serve it with uvicorn until interrupted."""
+    import uvicorn
+
+    from inoculate._log import log
+
+    app = create_app(base, adapters, device, dtype, api_key_env, served_name, max_loaded)
+    if host not in LOOPBACK and api_key_env is None:
+        log(f"warning: serving on {host} without an API key: anyone who can reach this port can use the models "
+            "(set --api-key-env)")
+    names = ", ".join([served_name or base, *(adapters or {})])
+    log(f"serving {names} at http://{host}:{port}/v1 (Ctrl-C stops)")
+    # access logs off: a grid sends thousands of requests, and they would bury the errors
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def parse_adapters(items: list[str]) -> dict[str, str]:
+    """`NAME=PATH` items as {name: path}; an item without both parts, or a name given twice, is an error."""
+    adapters: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise InoculateError(f"expected NAME=PATH, got {item!r}", "--adapter")
+        if name.strip() in adapters:
+            raise InoculateError(f"adapter name {name.strip()!r} given twice", "--adapter")
+        adapters[name.strip()] = path.strip()
+    return adapters
+
+
+def _cmd_serve(args) -> None:
+    serve(args.model, parse_adapters(args.adapter or []), host=args.host, port=args.port, device=args.device,
+          dtype=args.dtype, api_key_env=args.api_key_env, served_name=args.name, max_loaded=args.max_loaded)
+
+
+def add_serve_command(subparsers) -> None:
+    """Register `inoculate serve` on the CLI's subparsers."""
+    from inoculate.models import DTYPES, EMBEDDED_MODEL
+
+    sp = subparsers.add_parser("serve", help="serve a model and its LoRA adapters over an OpenAI-compatible API")
+    sp.add_argument("--model", default=EMBEDDED_MODEL, help="base model: the embedded model's name, a hub id or a "
+                    "local checkpoint")
+    sp.add_argument("--name", help="the base model's name for clients (default: --model as given)")
+    sp.add_argument("--adapter", action="append", metavar="NAME=PATH",
+                    help="serve the LoRA adapter folder PATH (trained on --model) as model NAME; repeatable")
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sp.add_argument("--port", type=int, default=8000, help="port to listen on")
+    sp.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    sp.add_argument("--dtype", default="auto", choices=DTYPES, help="auto: fp32 on CPU, bf16 on a GPU that has it")
+    sp.add_argument("--api-key-env", metavar="VAR", help="require clients to send the key held in environment "
+                    "variable VAR (as 'Authorization: Bearer <key>'); the key itself never goes on the command line")
+    sp.add_argument("--max-loaded", type=int, default=2, help="models (base or base+adapter) kept in memory at once; "
+                    "others are loaded when asked for, the least recently used leaving")
+    sp.set_defaults(func=_cmd_serve)
+
+
+__all__ = ["add_serve_command", "create_app", "parse_adapters", "serve"]
