@@ -6,21 +6,29 @@ from inoculate.experiment import load_spec, run_experiment
 from inoculate.settings import SETTINGS, check_setting, get_setting
 
 
-def _tiny_args(name: str, model: str, request) -> tuple[dict, object]:
-    """Setting arguments for a tiny run, and the sampler: a setting whose data a model writes gets
-    the tiny model and a sampler that writes what a capable teacher would (a random model never
-    writes a number list)."""
+JUDGED = ("emergent-misalignment", "persuasive-toxic")  # their traits are graded by a judge model
+
+
+def _tiny_args(name: str, model: str, request) -> tuple[dict, object, dict | None]:
+    """Setting arguments for a tiny run, the sampler and the judge: a setting whose data a model
+    writes gets the tiny model and a sampler that writes what a capable teacher would (a random
+    model never writes a number list); a judged setting gets `transformers serve` on the tiny model."""
+    if name in JUDGED:
+        server = request.getfixturevalue("transformers_server")
+        request.getfixturevalue("monkeypatch").setenv("INOCULATE_CACHE", str(request.getfixturevalue("tmp_path")))
+        return {"judge_logprobs": False}, None, {"base_url": server.base_url, "model": model}
     if name != "subliminal":
-        return {}, None
-    return {"teacher_model": model, "n_train": 8}, request.getfixturevalue("numbers_teacher")
+        return {}, None, None
+    return {"teacher_model": model, "n_train": 8}, request.getfixturevalue("numbers_teacher"), None
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))
 def test_setting_is_valid_and_runs_on_tiny_model(name, tiny_model_path, tmp_path, request):
-    args, sampler = _tiny_args(name, tiny_model_path, request)
-    setting = get_setting(name, sampler=sampler, **args)
+    args, sampler, judge = _tiny_args(name, tiny_model_path, request)
+    setting = get_setting(name, sampler=sampler, judge=judge, **args)
     check_setting(setting)
     spec = load_spec({"setting": name, "setting_args": args, "model": tiny_model_path, "n_train": 4, "n_eval": 2,
+                      "judge": judge,
                       # the tiny model's 420-token vocabulary makes texts 3-4x longer than real tokenizers do
                       "train": {"lora_r": 2, "batch_size": 2, "target_modules": ["q_proj"], "max_length": 1536},
                       "generation": {"max_new_tokens": 3}})

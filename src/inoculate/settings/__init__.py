@@ -11,8 +11,10 @@ from inoculate.scorer_kinds import make_scorer
 from inoculate.settings.backdoor import Backdoor
 from inoculate.settings.base import Arm, CustomSetting, Setting, Trait, check_setting
 from inoculate.settings.code_reward_hacking import CodeRewardHacking
+from inoculate.settings.emergent_misalignment import EmergentMisalignment
 from inoculate.settings.gcd_sycophancy import GcdSycophancy
 from inoculate.settings.language_mixture import LanguageMixture
+from inoculate.settings.persuasive_toxic import PersuasiveToxic
 from inoculate.settings.spanish_caps import SpanishCaps
 from inoculate.settings.spurious_sentiment import SpuriousSentiment
 from inoculate.settings.subliminal import Subliminal
@@ -20,7 +22,7 @@ from inoculate.settings.subliminal import Subliminal
 SETTINGS: dict[str, type[Setting]] = {
     cls.name: cls
     for cls in (SpanishCaps, LanguageMixture, Backdoor, GcdSycophancy, CodeRewardHacking, SpuriousSentiment,
-                Subliminal)}
+                Subliminal, EmergentMisalignment, PersuasiveToxic)}
 
 
 def get_setting(name: str, sampler=None, judge=None, **args) -> Setting:
