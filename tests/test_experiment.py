@@ -114,8 +114,10 @@ def test_shipped_example_specs_are_valid(monkeypatch):
 
     root = Path(__file__).resolve().parent.parent
     monkeypatch.chdir(root)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-a-real-key")  # the paper-scale preset's judge reads it
     for path in sorted((root / "examples").glob("*.yaml")):
-        plan = build_plan(load_spec(path))
+        # the paper-scale preset's 7B model is not here offline: the rest of the spec is checked on ours
+        plan = build_plan(load_spec(path, ["model=smollm2-135m"]))
         assert plan.arms and plan.train_examples and plan.eval_prompts, path
     own = build_plan(load_spec(root / "examples" / "own_data.yaml"))
     tagged = own.setting.arms()[2].prompt

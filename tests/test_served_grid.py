@@ -27,9 +27,10 @@ def test_grid_with_a_served_sampler_and_a_judge_never_writes_the_key(tmp_path, t
     monkeypatch.setenv(KEY_ENV, KEY)
     out = tmp_path / "out"
     arms = {"no-ip": None, "spanish-ip": {"prompt": "You always speak in Spanish.", "targets": ["spanish"]}}
-    run_experiment(tiny_spec(tmp_path, tiny_model_path, arms=arms), out, progress=False)  # trains the adapters
+    run_experiment(tiny_spec(tmp_path, tiny_model_path, arms=arms), out, progress=False, train_only=True)
     adapters = {name: str(path) for _, _, name, path in served_adapters(out)}
-    assert len(adapters) == 2
+    assert len(adapters) == 2 and not (out / "grid.json").exists()
+    assert not list(out.glob("runs/*/generations-*"))  # trained, nothing evaluated
 
     with inoculate_serve(tiny_model_path, tmp_path / "server.log", adapters, "tiny", KEY_ENV) as server:
         endpoint = {"base_url": server.base_url, "model": "tiny", "api_key_env": KEY_ENV, "concurrency": 4}

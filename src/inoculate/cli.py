@@ -65,6 +65,22 @@ def _scorer_arg(text: str):
     return make_scorer(kind, f"--trait {text}", **kwargs)
 
 
+def _add_run_parser(sub) -> None:
+    sp = sub.add_parser("run", help="run (or resume) an experiment grid and write its report")
+    sp.add_argument("spec", nargs="?", help="YAML spec holding only what it changes (default: none, the setting's "
+                    "full default grid; the demo is examples/demo.yaml)")
+    sp.add_argument("--out", help="output folder, re-used to resume (default: runs/<spec file name>, or "
+                                   "runs/<setting> without a spec file)")
+    sp.add_argument("--setting", help="a built-in setting (`inoculate settings` lists them); same as --set setting=NAME")
+    sp.add_argument("--model", help="the embedded model's name, a hub id or a local checkpoint; same as --set model=...")
+    sp.add_argument("--seeds", type=int, nargs="+", metavar="SEED", help="training seeds, e.g. --seeds 0 1 2")
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a spec key, e.g. train.epochs=2")
+    sp.add_argument("--quiet", action="store_true", help="no progress bars")
+    sp.add_argument("--train-only", action="store_true", help="train every arm, evaluate nothing (then serve the "
+                    "adapters and evaluate through the server: README, 'Judges and served models')")
+    sp.set_defaults(func=cmd_run)
+
+
 def _add_adapters_parser(sub) -> None:
     sp = sub.add_parser("adapters", help="the adapters a grid trained, as a server's --lora-modules NAME=PATH")
     sp.add_argument("out", help="the grid's output folder")
@@ -214,8 +230,8 @@ def cmd_run(args):
     spec = load_spec(args.spec, overrides)
     # each grid its own folder by default: the demo's is runs/demo, the setting's full grid runs/<setting>
     out = args.out or Path("runs") / (Path(args.spec).stem if args.spec else spec.setting or "custom")
-    report = run_experiment(spec, out, progress=not args.quiet)
-    print(f"report: {report}")
+    report = run_experiment(spec, out, progress=not args.quiet, train_only=args.train_only)
+    print(f"adapters: inoculate adapters {out}" if args.train_only else f"report: {report}")
 
 
 def cmd_report(args):
@@ -328,17 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_rank_parser(sub)
 
-    sp = sub.add_parser("run", help="run (or resume) an experiment grid and write its report")
-    sp.add_argument("spec", nargs="?", help="YAML spec holding only what it changes (default: none, the setting's "
-                    "full default grid; the demo is examples/demo.yaml)")
-    sp.add_argument("--out", help="output folder, re-used to resume (default: runs/<spec file name>, or "
-                                   "runs/<setting> without a spec file)")
-    sp.add_argument("--setting", help="a built-in setting (`inoculate settings` lists them); same as --set setting=NAME")
-    sp.add_argument("--model", help="the embedded model's name, a hub id or a local checkpoint; same as --set model=...")
-    sp.add_argument("--seeds", type=int, nargs="+", metavar="SEED", help="training seeds, e.g. --seeds 0 1 2")
-    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a spec key, e.g. train.epochs=2")
-    sp.add_argument("--quiet", action="store_true", help="no progress bars")
-    sp.set_defaults(func=cmd_run)
+    _add_run_parser(sub)
 
     add_serve_command(sub)
     _add_adapters_parser(sub)

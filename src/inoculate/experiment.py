@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from inoculate.chat import encode_examples, encode_prompts
 from inoculate.data import dataset_hash
 from inoculate.errors import InoculateError
 from inoculate.executors import Executor, SerialExecutor
-from inoculate.grid import grid_record, write_grid
+from inoculate.grid import UNTRAINED, grid_record, write_grid
 from inoculate.inoculation import apply_prompt
 from inoculate.models import context_limit, load_model, load_tokenizer, pick_device, resolve_model
 from inoculate.plan import Plan, fixed_subset, build_plan
@@ -41,9 +42,11 @@ __all__ = ["ExperimentSpec", "Plan", "build_plan", "load_spec", "preflight", "ru
 
 
 def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = True, trainer: Trainer | None = None,
-                   sampler: Sampler | None = None, executor: Executor | None = None) -> Path:
+                   sampler: Sampler | None = None, executor: Executor | None = None, train_only: bool = False) -> Path:
     """Run (or resume) the whole grid and write its report; return the report's path. `trainer`,
-    `sampler` and `executor` default to this machine's (see plan.build_plan) and serial runs."""
+    `sampler` and `executor` default to this machine's (see plan.build_plan) and serial runs.
+    `train_only` trains every arm and evaluates nothing (to serve the adapters, then evaluate
+    through a server); it returns the folder of the run folders."""
     out_dir = Path(out_dir)
     plan = build_plan(spec, trainer, sampler)  # every input problem surfaces here or in preflight,
     preflight(plan)  # before anything is written
@@ -53,7 +56,11 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
     with _exclusive(out_dir):
         plan.inputs.write(out_dir, plan.train_examples, plan.eval_prompts, plan.setting.probes())
         surprise = _surprise(plan, out_dir, progress)
-        finished = {run.label: entries for run, entries in (executor or SerialExecutor()).map(plan.runs, out_dir, progress)}
+        runs = [replace(r, contexts=()) for r in plan.runs if r.name != UNTRAINED] if train_only else plan.runs
+        finished = {run.label: entries for run, entries in (executor or SerialExecutor()).map(runs, out_dir, progress)}
+        if train_only:
+            log(f"trained {len(runs)} runs; `inoculate adapters {out_dir}` lists their adapters for a server")
+            return out_dir / "runs"
         write_grid(out_dir, grid_record(plan, [e for run in plan.runs for e in finished[run.label]], surprise))
         return write_report(out_dir)
 
