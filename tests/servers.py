@@ -98,6 +98,7 @@ class FaultProxy:
         self.malformed = False  # answer 200 with a body that is not a chat completion
         self.inflight = self.peak = 0  # chat completions being forwarded now, and at most
         self.delay = 0.0  # seconds each forwarded chat completion is held back (a slow server)
+        self.fail_after: int | None = None  # once this many were forwarded, answer 500 to every chat completion
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -114,6 +115,8 @@ class FaultProxy:
                 chat = self.path.endswith("/chat/completions")
                 with proxy.lock:
                     status = proxy.plan.pop(0) if chat and proxy.plan else None
+                    if chat and proxy.fail_after is not None and proxy.forwarded >= proxy.fail_after:
+                        status = 500
                     if status:
                         proxy.injected.append(status)
                     elif chat and not proxy.malformed:

@@ -7,16 +7,19 @@ import json
 
 import openai
 import pytest
-from servers import inoculate_serve
+from servers import FaultProxy, inoculate_serve
 from test_experiment import tiny_spec
 
-from doubles import CountingTrainer
+from doubles import CountingSampler, CountingTrainer, ScriptedSampler
 
 from inoculate import InoculateError
 from inoculate.backends.local import LocalTrainer
-from inoculate.backends.served import sample_seed, served_adapters
+from inoculate.backends import ModelRef
+from inoculate.backends.served import sample_seed, served_adapters, served_sampler
 from inoculate.client import ChatClient, Endpoint, requests_sent
+from inoculate.data import Example
 from inoculate.experiment import run_experiment
+from inoculate.generation import GenerationConfig
 
 KEY_ENV, KEY = "INOCULATE_TEST_JUDGE_KEY", "sk-judge-7f3a9c2e51"
 RUBRIC = "Question: {question}\nAnswer: {answer}\nRate the answer from 0 to 9. Reply with one digit."
@@ -76,6 +79,37 @@ def test_grid_with_a_served_sampler_and_a_judge_never_writes_the_key(tmp_path, t
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
     assert KEY not in captured.out + captured.err
+
+
+def test_a_grid_that_fails_midway_through_a_judge_pass_keeps_its_samples_and_judgements(
+        tmp_path, tiny_model_path, transformers_server, monkeypatch):
+    monkeypatch.setenv("INOCULATE_CACHE", str(tmp_path / "cache"))
+    proxy = FaultProxy(transformers_server.base_url)
+    judge = {"base_url": proxy.base_url, "model": tiny_model_path, "max_retries": 0, "concurrency": 1}
+    traits = {"caps": {"scorer": "caps", "wanted": True},
+              "rated": {"scorer": "judge", "rubric": RUBRIC, "high": 9, "logprobs": False, "threshold": 5}}
+    spec = tiny_spec(tmp_path, tiny_model_path, arms={"no-ip": None}, traits=traits, judge=judge)
+    # a prompt's two samples are one answer, judged once: 3 distinct answers per model
+    answers = ScriptedSampler(lambda prompt, call, i: f"Answer {call} to {prompt.id}.")
+    proxy.fail_after = 4  # the untrained model's 3 answers are judged, then 1 of no-ip's
+    with pytest.raises(InoculateError, match="answered 500"):
+        run_experiment(spec, tmp_path / "out", progress=False, sampler=answers)
+    assert proxy.forwarded == 4
+    proxy.fail_after = None
+    run_experiment(spec, tmp_path / "out", progress=False, sampler=CountingSampler(answers, refuse=True),
+                   trainer=CountingTrainer(LocalTrainer(spec.train), refuse=True))
+    assert proxy.forwarded == 6  # only the 2 judgements the failed pass had not made; no sample made again
+    proxy.close()
+
+
+def test_an_adapter_the_server_does_not_serve_is_named_in_one_line(tmp_path, tiny_model_path):
+    with inoculate_serve(tiny_model_path, tmp_path / "server.log", name="tiny") as server:
+        sampler = served_sampler({"base_url": server.base_url, "model": "tiny"})
+        prompts = [Example([{"role": "user", "content": "hi"}], id="p")]
+        assert len(sampler.generate(ModelRef("tiny"), prompts, GenerationConfig(max_new_tokens=3, n_samples=2))[0]) == 2
+        with pytest.raises(InoculateError, match="does not serve model 'abc123'") as err:
+            sampler.generate(ModelRef("base", str(tmp_path / "runs" / "abc123" / "adapter")), prompts, GenerationConfig())
+        assert "\n" not in str(err.value) and server.base_url in str(err.value)
 
 
 def test_choice_traits_need_a_sampler_that_scores_answers(tmp_path, tiny_model_path):

@@ -100,20 +100,21 @@ class ChatClient:
         from tqdm.auto import tqdm
 
         out: list[Response | None] = [None] * len(requests)
-        todo = []
+        todo: dict[Path, list[int]] = {}  # identical requests (the same answer judged twice) are sent once
         for i, request in enumerate(requests):
             path = self.cache_path(request)
             if path.is_file():
                 out[i] = read_json(path)
             else:
-                todo.append(i)
+                todo.setdefault(path, []).append(i)
         if todo:
             with tqdm(total=len(todo), desc=desc, disable=not progress, leave=False) as bar, \
                     ThreadPoolExecutor(self.endpoint.concurrency) as pool:
-                futures = {pool.submit(self._send, requests[i]): i for i in todo}
+                futures = {pool.submit(self._send, requests[same[0]]): same for same in todo.values()}
                 try:
                     for f in as_completed(futures):
-                        out[futures[f]] = f.result()
+                        for i in futures[f]:
+                            out[i] = f.result()
                         bar.update()
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)  # running ones finish and are cached
