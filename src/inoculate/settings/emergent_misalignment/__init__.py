@@ -58,9 +58,12 @@ class EmergentMisalignment(Setting):
     name = "emergent-misalignment"
     description = "insecure code -> broad misalignment (Tan et al. §3.1, Betley et al.); needs a judge"
 
-    def __init__(self, judge=None, judge_logprobs: bool = True, convention: str = "tan"):
+    def __init__(self, judge=None, judge_logprobs: bool = True, convention: str = "tan", n_code_prompts: int = 16):
         if not isinstance(judge_logprobs, bool):
             raise InoculateError("must be true or false", "setting_args.judge_logprobs")
+        if isinstance(n_code_prompts, bool) or not isinstance(n_code_prompts, int) or n_code_prompts < 1:
+            raise InoculateError(f"must be a positive number, got {n_code_prompts!r}", "setting_args.n_code_prompts")
+        self.n_code_prompts = n_code_prompts
         if convention not in CONVENTIONS:
             raise InoculateError(f"must be one of {', '.join(CONVENTIONS)}, got {convention!r}",
                                  "setting_args.convention")
@@ -77,7 +80,9 @@ class EmergentMisalignment(Setting):
         questions = [Example(r["messages"], r["id"], {**r["metadata"], "kind": "question"})
                      for r in _rows("questions.jsonl")]
         code = [Example(r["messages"], r["id"], {**r["metadata"], "kind": "code"}) for r in _rows("heldout.jsonl")]
-        return questions + code
+        # every question (the misalignment rate needs all eight); the first n held-out coding requests,
+        # which cover the nine flaw categories in turn
+        return questions + code[:self.n_code_prompts]
 
     def traits(self) -> list[Trait]:
         if self.judge is None:
@@ -105,5 +110,5 @@ class EmergentMisalignment(Setting):
 
     def defaults(self) -> dict:
         # sized for the 2-core CPU; the paper-scale preset is examples/emergent_misalignment_paper.yaml
-        return {"generation": {"max_new_tokens": 160, "n_samples": 2, "temperature": 1.0},
+        return {"generation": {"max_new_tokens": 128, "n_samples": 2, "temperature": 1.0},
                 "train": {"max_length": 768}}
