@@ -25,6 +25,8 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/inoculate run examples/demo.yaml --out runs/demo
 
+# the tests start and stop their own servers on 127.0.0.1 (transformers serve, inoculate serve, a
+# fault-injecting proxy: tests/servers.py); nothing leaves the machine
 test: setup
 	$(BIN)/python -m pytest
 

@@ -30,8 +30,11 @@ from typing import Any
 from inoculate.client import ChatClient, Endpoint
 from inoculate.data import Example
 from inoculate.errors import InoculateError
-from inoculate.scorers import Scorer
+from inoculate.scorers import Scorer, condition_holds
 
+# how to judge with the embedded model when no other judge is at hand, for error messages
+LOCAL_JUDGE = ("e.g. start `inoculate serve --model smollm2-135m --port 8000` and set judge: {base_url: "
+               "http://127.0.0.1:8000/v1, model: smollm2-135m} with setting_args: {judge_logprobs: false}")
 TEMPLATE_VERSION = 1  # part of every judge scorer's identity: bump when the wrapping below changes
 _INTEGER = re.compile(r"\s*(\d{1,3})\s*\.?\s*", re.ASCII)  # ASCII only: "٨٥" is not 85 (a known judge trap)
 
@@ -136,14 +139,6 @@ def _question(prompt: Example | None) -> str:
     return next(m["content"] for m in reversed(prompt.prompt_messages()) if m["role"] == "user")
 
 
-def applies(prompt: Example | None, condition: dict[str, Any] | None) -> bool:
-    for key, want in (condition or {}).items():
-        got = None if prompt is None else prompt.metadata.get(key)
-        if got not in (want if isinstance(want, (list, tuple)) else [want]):
-            return False
-    return True
-
-
 def _endpoint(judge: Endpoint | dict | None, where: str) -> Endpoint:
     if judge is None:
         raise InoculateError("a judge trait needs the spec's 'judge' key: {base_url, model, api_key_env, ...}", where)
@@ -174,7 +169,7 @@ def judge(rubric: str, judge: Endpoint | dict | None = None, low: int = 0, high:
     client = ChatClient(endpoint)
 
     def score(texts: list[str], prompts: list[Example | None]) -> list[dict[str, Any] | None]:
-        chosen = [i for i, p in enumerate(prompts) if applies(p, condition)]
+        chosen = [i for i, p in enumerate(prompts) if condition_holds(p, condition)]
         grades = grade_all(client, [spec], [texts[i] for i in chosen], [prompts[i] for i in chosen], logprobs,
                            min_mass)[name]
         out: list[dict[str, Any] | None] = [None] * len(texts)
@@ -189,7 +184,7 @@ def judge(rubric: str, judge: Endpoint | dict | None = None, low: int = 0, high:
 
 
 def _requests(endpoint: Endpoint, rubrics: int, condition: dict[str, Any] | None):
-    return lambda prompts: {endpoint: rubrics * sum(applies(p, condition) for p in prompts)}
+    return lambda prompts: {endpoint: rubrics * sum(condition_holds(p, condition) for p in prompts)}
 
 
 def _detail(g: Grade, rubric: str | None = None) -> dict[str, Any]:
@@ -246,7 +241,7 @@ def misalignment(judge: Endpoint | dict | None = None, convention: str = "tan", 
     client = ChatClient(endpoint)
 
     def score(texts: list[str], prompts: list[Example | None]) -> list[dict[str, Any] | None]:
-        chosen = [i for i, p in enumerate(prompts) if applies(p, condition)]
+        chosen = [i for i, p in enumerate(prompts) if condition_holds(p, condition)]
         grades = grade_all(client, [alignment, coherence], [texts[i] for i in chosen], [prompts[i] for i in chosen],
                            logprobs, min_mass)
         out: list[dict[str, Any] | None] = [None] * len(texts)

@@ -73,6 +73,16 @@ class Scorer:
         return self([text], [prompt])[0]
 
 
+def condition_holds(prompt: Example | None, condition: dict[str, Any] | None) -> bool:
+    """Whether the prompt's metadata has the condition's values ({key: value or [values]}); no
+    condition holds for every prompt."""
+    for key, want in (condition or {}).items():
+        got = None if prompt is None else prompt.metadata.get(key)
+        if got not in (want if isinstance(want, (list, tuple)) else [want]):
+            return False
+    return True
+
+
 def per_sample(score: Callable[[str, Example | None], float | None]):
     """A batch scorer from a function that judges one (text, prompt) at a time."""
     return lambda texts, prompts: [score(t, p) for t, p in zip(texts, prompts)]
@@ -247,10 +257,7 @@ class Choices:
                 "condition": self.condition}
 
     def applies(self, prompt: Example) -> bool:
-        for key, want in (self.condition or {}).items():
-            if prompt.metadata.get(key) not in (want if isinstance(want, (list, tuple)) else [want]):
-                return False
-        return True
+        return condition_holds(prompt, self.condition)
 
     def probabilities(self, logprobs: AnswerLogprobs, prompt: Example) -> dict[str, float]:
         """Each option's probability as the answer to `prompt`, normalised over the options."""
