@@ -26,11 +26,14 @@ class CountingTrainer:
     def trained(self, base: ModelRef, run_dir: Path):
         return self.inner.trained(base, run_dir)
 
-    def train(self, base, examples, seed, run_dir, probes, probe_every, progress) -> Trained:
+    def cost(self, examples, run_dir):
+        return self.inner.cost(examples, run_dir)
+
+    def train(self, base, examples, seed, run_dir, probes, probe_every, progress, name="") -> Trained:
         if self.refuse:
             raise Refused(f"finished work was redone: training {run_dir}")
         self.trained_runs.append((Path(run_dir).name, seed, [ex.messages for ex in examples]))
-        return self.inner.train(base, examples, seed, run_dir, probes, probe_every, progress)
+        return self.inner.train(base, examples, seed, run_dir, probes, probe_every, progress, name=name)
 
 
 class CountingSampler:

@@ -122,9 +122,9 @@ def test_no_model_is_held_for_sampling_while_the_next_run_trains(tmp_path, tiny_
     sampler = LocalSampler()
 
     class Watching(CountingTrainer):
-        def train(self, *args):
+        def train(self, *args, **kwargs):
             self.held.append(sampler._held)
-            return super().train(*args)
+            return super().train(*args, **kwargs)
 
     trainer = Watching(LocalTrainer(spec.train))
     trainer.held = []

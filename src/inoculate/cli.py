@@ -76,6 +76,10 @@ def _add_run_parser(sub) -> None:
     sp.add_argument("--seeds", type=int, nargs="+", metavar="SEED", help="training seeds, e.g. --seeds 0 1 2")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a spec key, e.g. train.epochs=2")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
+    sp.add_argument("--dry-run", action="store_true", help="print the plan (runs, paid jobs, requests) and stop: "
+                    "nothing is written, trained, requested or spent")
+    sp.add_argument("--yes", action="store_true", help="launch paid work (hosted fine-tuning jobs) after stating its "
+                    "cost; same as --set confirm_cost=true")
     sp.add_argument("--train-only", action="store_true", help="train every arm, evaluate nothing (then serve the "
                     "adapters and evaluate through the server: README, 'Judges and served models')")
     sp.set_defaults(func=cmd_run)
@@ -218,6 +222,8 @@ def cmd_rank(args):
 
 
 def cmd_run(args):
+    from dataclasses import replace
+
     from inoculate.experiment import load_spec, run_experiment
 
     overrides = list(args.set or [])
@@ -230,8 +236,11 @@ def cmd_run(args):
     spec = load_spec(args.spec, overrides)
     # each grid its own folder by default: the demo's is runs/demo, the setting's full grid runs/<setting>
     out = args.out or Path("runs") / (Path(args.spec).stem if args.spec else spec.setting or "custom")
-    report = run_experiment(spec, out, progress=not args.quiet, train_only=args.train_only)
-    print(f"adapters: inoculate adapters {out}" if args.train_only else f"report: {report}")
+    if args.yes:
+        spec = replace(spec, confirm_cost=True)
+    report = run_experiment(spec, out, progress=not args.quiet, train_only=args.train_only, dry_run=args.dry_run)
+    if not args.dry_run:
+        print(f"adapters: inoculate adapters {out}" if args.train_only else f"report: {report}")
 
 
 def cmd_report(args):

@@ -78,15 +78,69 @@ def default_cache() -> Path:
     return cache_dir() / "requests"
 
 
+class Connection:
+    """The SDK client for one endpoint, and the one place its errors become one-line messages
+    that name the endpoint and never the key. The key stays in this object only."""
+
+    def __init__(self, endpoint: Endpoint, model: str | None = None):
+        self.endpoint = endpoint
+        self.model = model or endpoint.model  # the model the calls are about (another model at the endpoint)
+        self._secret = _api_key(endpoint)
+        self._sdk = None
+
+    def sdk(self):
+        if self._sdk is None:
+            import openai
+
+            self._sdk = openai.OpenAI(base_url=self.endpoint.base_url, api_key=self._secret or "none",
+                                      max_retries=self.endpoint.max_retries, timeout=self.endpoint.timeout)
+        return self._sdk
+
+    def call(self, fn, *args, missing: str | None = None, **kwargs):
+        """`fn(sdk, *args, **kwargs)`, with the SDK's errors as InoculateError. `missing` says what a
+        404 means (default: the model is not served)."""
+        import openai
+
+        try:
+            return fn(self.sdk(), *args, **kwargs)
+        except openai.AuthenticationError:
+            raise self.error(f"refused the API key from ${self.endpoint.api_key_env} (401)" if self.endpoint.api_key_env
+                             else "needs an API key (401): name its environment variable in api_key_env") from None
+        except openai.NotFoundError as e:
+            raise self.error(f"{missing or f'does not serve model {self.model!r}'} (404: {_first_line(e)})") from None
+        except openai.RateLimitError:
+            raise self.error(f"still rate-limited (429) after {self.endpoint.max_retries} retries") from None
+        except openai.APIStatusError as e:
+            retried = " after retries" if e.status_code >= 500 or e.status_code in (408, 409) else ""
+            raise self.error(f"answered {e.status_code}{retried}: {_first_line(e)}") from None
+        except openai.APITimeoutError:
+            raise self.error(f"no answer within {self.endpoint.timeout:.0f}s, {self.endpoint.max_retries} retries") from None
+        except openai.APIConnectionError as e:
+            raise self.error(f"cannot be reached ({_first_line(e.__cause__ or e)}): is the server running?") from None
+        except openai.APIError as e:  # a body the SDK could not read
+            raise self.error(f"sent a malformed response ({_first_line(e)})") from None
+
+    def error(self, message: str) -> InoculateError:
+        if self._secret:  # a server may echo what it was sent
+            message = message.replace(self._secret, "***")
+        where = self.endpoint.where if self.model == self.endpoint.model else f"{self.endpoint.base_url} (model {self.model})"
+        return InoculateError(message, where)
+
+    def __getstate__(self):  # travels to other processes without the key or the live SDK client
+        return {"endpoint": self.endpoint, "model": self.model}
+
+    def __setstate__(self, state):
+        self.__init__(state["endpoint"], state["model"])
+
+
 class ChatClient:
     """Cached, concurrent chat completions from one endpoint."""
 
     def __init__(self, endpoint: Endpoint, cache: Path | None = None, model: str | None = None):
         self.endpoint = endpoint
-        self.model = model or endpoint.model  # another model at the endpoint (an adapter), under its cap
+        self.connection = Connection(endpoint, model)
+        self.model = self.connection.model  # another model at the endpoint (an adapter), under its cap
         self.cache = Path(cache) if cache is not None else default_cache()
-        self._secret = _api_key(endpoint)
-        self._sdk = None
 
     def cache_path(self, request: Request) -> Path:
         endpoint = {**self.endpoint.identity(), "model": self.model}
@@ -133,63 +187,31 @@ class ChatClient:
         return response
 
     def _call(self, request: Request) -> Response:
-        import openai
-
-        try:
-            completion = self._client().chat.completions.create(model=self.model, **request)
-        except openai.AuthenticationError:
-            raise self._error(f"refused the API key from ${self.endpoint.api_key_env} (401)" if self.endpoint.api_key_env
-                              else "needs an API key (401): name its environment variable in api_key_env") from None
-        except openai.NotFoundError as e:
-            raise self._error(f"does not serve model {self.model!r} (404: {_first_line(e)})") from None
-        except openai.RateLimitError:
-            raise self._error(f"still rate-limited (429) after {self.endpoint.max_retries} retries") from None
-        except openai.APIStatusError as e:
-            raise self._error(f"answered {e.status_code} after retries: {_first_line(e)}") from None
-        except openai.APITimeoutError:
-            raise self._error(f"no answer within {self.endpoint.timeout:.0f}s, {self.endpoint.max_retries} retries") from None
-        except openai.APIConnectionError as e:
-            raise self._error(f"cannot be reached ({_first_line(e.__cause__ or e)}): is the server running?") from None
-        except openai.APIError as e:  # a body the SDK could not read
-            raise self._error(f"sent a malformed response ({_first_line(e)})") from None
+        completion = self.connection.call(lambda sdk: sdk.chat.completions.create(model=self.model, **request))
         return self._parse(completion, request)
 
     def _parse(self, completion: Any, request: Request) -> Response:
         choices = getattr(completion, "choices", None)
         if not isinstance(choices, list) or not choices:
-            raise self._error("sent a malformed response (no choices)")
+            raise self.connection.error("sent a malformed response (no choices)")
         texts, finish, logprobs = [], [], []
         for choice in choices:
             content = getattr(getattr(choice, "message", None), "content", None)
             if not isinstance(content, str):
-                raise self._error("sent a malformed response (a choice without message content)")
+                raise self.connection.error("sent a malformed response (a choice without message content)")
             texts.append(content)
             finish.append(getattr(choice, "finish_reason", None))
             if request.get("logprobs"):
                 tokens = getattr(getattr(choice, "logprobs", None), "content", None)
                 if not tokens:
-                    raise self._error("gave no logprobs though asked (transformers serve ignores them): use a server "
+                    raise self.connection.error("gave no logprobs though asked (transformers serve ignores them): use a server "
                                       "that returns them (vLLM, llama.cpp, inoculate serve) or set logprobs: false")
                 # alternatives as [token, logprob] pairs: two token ids may decode to the same text
                 logprobs.append([[t.token, t.logprob, [[a.token, a.logprob] for a in (t.top_logprobs or [])]]
                                  for t in tokens])
         return {"texts": texts, "finish": finish, "logprobs": logprobs if request.get("logprobs") else None}
 
-    def _client(self):
-        if self._sdk is None:
-            import openai
-
-            self._sdk = openai.OpenAI(base_url=self.endpoint.base_url, api_key=self._secret or "none",
-                                      max_retries=self.endpoint.max_retries, timeout=self.endpoint.timeout)
-        return self._sdk
-
-    def _error(self, message: str) -> InoculateError:
-        if self._secret:  # a server may echo what it was sent; the key never leaves this object
-            message = message.replace(self._secret, "***")
-        where = self.endpoint.where if self.model == self.endpoint.model else f"{self.endpoint.base_url} (model {self.model})"
-        return InoculateError(message, where)
-
-    def __getstate__(self):  # travels to other processes without the key or the live SDK client
+    def __getstate__(self):
         return {"endpoint": self.endpoint, "cache": self.cache, "model": self.model}
 
     def __setstate__(self, state):
@@ -210,4 +232,4 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(e).__name__
 
 
-__all__ = ["ChatClient", "Endpoint", "requests_sent"]
+__all__ = ["ChatClient", "Connection", "Endpoint", "requests_sent"]

@@ -7,16 +7,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
+from inoculate._log import log
+from inoculate.errors import InoculateError
 from inoculate.runs import Run, execute_run
 
 
+Outcome = list[dict[str, Any]] | InoculateError  # a run's grid entries, or why it failed
+
+
 class Executor(Protocol):
-    def map(self, runs: list[Run], out_dir: Path, progress: bool) -> Iterator[tuple[Run, list[dict[str, Any]]]]:
+    def map(self, runs: list[Run], out_dir: Path, progress: bool) -> Iterator[tuple[Run, Outcome]]:
         """Execute every run unit, yielding each with its grid entries as it finishes, in any order.
-        A run writes only under its own run folder; the driver writes everything else."""
+        A run that fails with an InoculateError (a hosted job the provider failed, a server that went
+        away) yields the error and the others go on. A run writes only under its own run folder; the
+        driver writes everything else."""
 
 
 class SerialExecutor:
-    def map(self, runs: list[Run], out_dir: Path, progress: bool) -> Iterator[tuple[Run, list[dict[str, Any]]]]:
+    def map(self, runs: list[Run], out_dir: Path, progress: bool) -> Iterator[tuple[Run, Outcome]]:
         for run in runs:
-            yield run, execute_run(run, out_dir, progress)
+            try:
+                yield run, execute_run(run, out_dir, progress)
+            except InoculateError as e:
+                log(f"{run.label}: failed: {e}")
+                yield run, e

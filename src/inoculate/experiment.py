@@ -42,22 +42,41 @@ __all__ = ["ExperimentSpec", "Plan", "build_plan", "load_spec", "preflight", "ru
 
 
 def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = True, trainer: Trainer | None = None,
-                   sampler: Sampler | None = None, executor: Executor | None = None, train_only: bool = False) -> Path:
+                   sampler: Sampler | None = None, executor: Executor | None = None, train_only: bool = False,
+                   dry_run: bool = False) -> Path | None:
     """Run (or resume) the whole grid and write its report; return the report's path. `trainer`,
     `sampler` and `executor` default to this machine's (see plan.build_plan) and serial runs.
     `train_only` trains every arm and evaluates nothing (to serve the adapters, then evaluate
-    through a server); it returns the folder of the run folders."""
+    through a server); it returns the folder of the run folders. `dry_run` states the plan (runs,
+    paid jobs, requests) and returns None, writing and spending nothing."""
     out_dir = Path(out_dir)
     plan = build_plan(spec, trainer, sampler)  # every input problem surfaces here or in preflight,
     preflight(plan)  # before anything is written
     for note in plan.notes:
         log(note)
+    spend = spending(plan, out_dir)
+    if dry_run:
+        for line in describe(plan, out_dir) + spend:
+            log(line)
+        log("dry run: nothing was written, trained, requested or spent")
+        return None
+    if spend:
+        for line in spend:
+            log(line)
+        if not spec.confirm_cost:
+            raise InoculateError(f"{len(spend)} paid fine-tuning jobs would be launched (above); launch them with --yes "
+                                 "(or confirm_cost: true)", "confirm_cost")
     log(f"output folder: {out_dir} (run the same command again to resume)")
     with _exclusive(out_dir):
         plan.inputs.write(out_dir, plan.train_examples, plan.eval_prompts, plan.setting.probes())
         surprise = _surprise(plan, out_dir, progress)
         runs = [replace(r, contexts=()) for r in plan.runs if r.name != UNTRAINED] if train_only else plan.runs
         finished = {run.label: entries for run, entries in (executor or SerialExecutor()).map(runs, out_dir, progress)}
+        failed = {label: e for label, e in finished.items() if isinstance(e, InoculateError)}
+        if failed:
+            label, first = next(iter(failed.items()))
+            raise InoculateError(f"{len(failed)} of {len(runs)} runs failed ({label}: {first}); the others are finished "
+                                 "and kept: fix the cause and run again to redo only the failed ones")
         if train_only:
             log(f"trained {len(runs)} runs; `inoculate adapters {out_dir}` lists their adapters for a server")
             return out_dir / "runs"
@@ -65,12 +84,33 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
         return write_report(out_dir)
 
 
+def spending(plan: Plan, out_dir: Path) -> list[str]:
+    """One line per run whose training would spend money (a hosted job not launched yet)."""
+    lines = [f"{run.label}: {cost}" for run in plan.runs
+             if (cost := run.source.cost(plan.train_examples, out_dir / run.run_dir))]
+    return lines + [f"{len(lines)} paid jobs in all"] * bool(lines)
+
+
+def describe(plan: Plan, out_dir: Path) -> list[str]:
+    """The plan in words, run by run: what is finished, what would be trained, where it is evaluated."""
+    lines = [f"{len(plan.runs)} runs, output folder {out_dir}:"]
+    for run in plan.runs:
+        folder = out_dir / run.run_dir
+        done = sum((folder / c.scores).is_file() for c in run.contexts)
+        state = run.source.state(folder)
+        lines.append(f"  {run.label}: {state}; {done} of {len(run.contexts)} eval contexts finished "
+                     f"({', '.join(c.name for c in run.contexts)})")
+    return lines
+
+
 def preflight(plan: Plan) -> None:
     """Check with the tokenizer alone that the model loads and every prompt fits, so a bad grid
-    fails in a second instead of after hours of training."""
+    fails in a second instead of after hours of training. A model at a provider is checked there."""
     from transformers import AutoConfig
 
     spec = plan.spec
+    if plan.remote_model:
+        return
     try:
         pick_device(spec.device)
     except InoculateError as e:
@@ -111,7 +151,7 @@ def _surprise(plan: Plan, out_dir: Path, progress: bool) -> dict[str, Any]:
     Forward passes only: the cheap signal the report later sets against measured suppression."""
     spec = plan.spec
     arms = [a for a in plan.arms if a.prompt is not None]
-    if not spec.surprise_examples or len(arms) < 2:
+    if not spec.surprise_examples or len(arms) < 2 or plan.remote_model:
         return {}
     examples = fixed_subset(plan.train_examples, spec.surprise_examples)
     key = {"kind": "surprise", "schema": SCHEMA_VERSION, "model": plan.model_id, "data": dataset_hash(plan.train_examples),

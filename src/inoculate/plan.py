@@ -16,7 +16,8 @@ from typing import Any
 from inoculate._io import SCHEMA_VERSION, content_hash
 from inoculate.backends import Sampler, Trainer
 from inoculate.backends.local import LocalSampler, LocalTrainer
-from inoculate.backends.served import served_sampler
+from inoculate.backends.hosted import hosted_trainer
+from inoculate.backends.served import ServedSampler, served_sampler
 from inoculate.data import Example, dataset_hash, ensure_ids, load_jsonl
 from inoculate.errors import InoculateError
 from inoculate.grid import UNTRAINED
@@ -47,8 +48,9 @@ class Plan:
     untrained_contexts: dict[str, PromptSpec | None]
     inputs: Inputs
     runs: list[Run]
-    model_id: str  # the model's content fingerprint
+    model_id: str  # the model's content fingerprint (a hosted model: its provider and name)
     notes: list[str]  # facts the user should know before the grid starts (also in the report)
+    remote_model: bool = False  # the base model lives at a provider: no local preflight or surprise stage
 
 
 def fixed_subset(examples: list, n: int | None) -> list:
@@ -63,8 +65,7 @@ def fixed_subset(examples: list, n: int | None) -> list:
 def build_plan(spec: ExperimentSpec, trainer: Trainer | None = None, sampler: Sampler | None = None) -> Plan:
     """Resolve `spec`; every input problem surfaces here. `trainer` and `sampler` default to this
     machine's (LoRA with our own loop, batched local generation) on the spec's device and dtype."""
-    trainer = trainer or LocalTrainer(spec.train, spec.device, spec.dtype)
-    sampler = sampler or (served_sampler(spec.sampler) if spec.sampler else LocalSampler(spec.device, spec.dtype))
+    trainer, sampler = trainer or _trainer(spec), sampler or _sampler(spec)
     if spec.setting is not None:
         setting = get_setting(spec.setting, sampler=sampler, judge=spec.judge, **spec.setting_args)
     else:
@@ -88,11 +89,33 @@ def build_plan(spec: ExperimentSpec, trainer: Trainer | None = None, sampler: Sa
     untrained_contexts = {name: p for ctxs in contexts.values() for name, p in ctxs.items()}
     notes += schedule_notes(spec.train, len(train))
     inputs = Inputs.of(train, evals, setting.probes())
-    model_id = model_fingerprint(spec.model)
-    plan = Plan(spec, setting, train, evals, traits, arms, contexts, untrained_contexts, inputs, [], model_id, notes)
+    remote = spec.hosted_training is not None
+    if remote:
+        hosted = hosted_trainer(spec.hosted_training).endpoint
+        model_id = f"hosted {hosted.base_url.rstrip('/')} {hosted.model}"
+        notes.append(f"the base model is {hosted.model} at {hosted.base_url}: no local preflight, no surprise stage")
+    else:
+        model_id = model_fingerprint(spec.model)
+    plan = Plan(spec, setting, train, evals, traits, arms, contexts, untrained_contexts, inputs, [], model_id, notes,
+                remote)
     plan.runs = _runs(plan, trainer, sampler, source)
     plan.notes += request_notes(plan, sampler)
     return plan
+
+
+def _trainer(spec: ExperimentSpec) -> Trainer:
+    if spec.hosted_training is not None:
+        return hosted_trainer(spec.hosted_training)
+    return LocalTrainer(spec.train, spec.device, spec.dtype)
+
+
+def _sampler(spec: ExperimentSpec) -> Sampler:
+    """The spec's served sampler; else, for hosted training, the same provider; else this machine."""
+    if spec.sampler is not None:
+        return served_sampler(spec.sampler)
+    if spec.hosted_training is not None:
+        return ServedSampler(hosted_trainer(spec.hosted_training).endpoint)
+    return LocalSampler(spec.device, spec.dtype)
 
 
 def _check_sampler(traits: list[Trait], sampler: Sampler) -> None:

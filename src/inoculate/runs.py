@@ -85,6 +85,12 @@ class Untrained:
     def model(self, run: Run, out_dir: Path, progress: bool) -> ModelRef:
         return ModelRef(self.base)
 
+    def cost(self, train: list[Example], run_dir: Path) -> str | None:
+        return None
+
+    def state(self, run_dir: Path) -> str:
+        return "the model as given"
+
 
 @dataclass(frozen=True)
 class Training:
@@ -96,6 +102,15 @@ class Training:
     key: dict[str, Any]  # the run's content key, recorded in run.json
     probe_every: int
 
+    def state(self, run_dir: Path) -> str:
+        return "trained" if self.trainer.trained(ModelRef(self.base), run_dir) is not None else "to train"
+
+    def cost(self, train: list[Example], run_dir: Path) -> str | None:
+        """What training this run would spend (None: nothing, or it is trained or launched already)."""
+        if self.trainer.trained(ModelRef(self.base), run_dir) is not None:
+            return None
+        return self.trainer.cost(apply_prompt(train, self.arm.prompt), run_dir)
+
     def model(self, run: Run, out_dir: Path, progress: bool) -> ModelRef:
         run_dir, base = out_dir / run.run_dir, ModelRef(self.base)
         done = self.trainer.trained(base, run_dir)
@@ -106,7 +121,7 @@ class Training:
         atomic_write_json(run_dir / "run.json", {"arm": self.arm.name, "seed": run.seed, "key": self.key,
                                                  "provenance": provenance(self.base)})
         trained = self.trainer.train(base, examples, run.seed, run_dir, run.inputs.load_probes(out_dir),
-                                     self.probe_every, progress)
+                                     self.probe_every, progress, name=f"{self.arm.name}-s{run.seed}")
         log(f"{run.label}: {trained.summary}")
         return trained.model
 

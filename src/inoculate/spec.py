@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from inoculate._config import from_dict, parse_key_value
+from inoculate.backends.hosted import hosted_trainer
 from inoculate.backends.served import served_sampler
 from inoculate.client import Endpoint
 from inoculate.errors import InoculateError
@@ -60,6 +61,11 @@ class ExperimentSpec:
     # adapters: {run folder or adapter path: served name}} (backends/served.py)
     sampler: dict[str, Any] | None = None
     judge: Endpoint | None = None  # the endpoint judged traits ask (client.Endpoint: base_url, model, api_key_env...)
+    # fine-tune through a hosted API instead of here: {base_url, model (the provider's base model),
+    # api_key_env, n_epochs, batch_size, learning_rate_multiplier, poll_seconds} (backends/hosted.py);
+    # evaluation then goes to the same provider unless `sampler` says otherwise
+    hosted_training: dict[str, Any] | None = None
+    confirm_cost: bool = False  # launch paid work (hosted jobs) without asking; the CLI's --yes
 
     def __post_init__(self):
         if not self.seeds:
@@ -81,6 +87,8 @@ class ExperimentSpec:
             self.clean_prompt_spec()
         if self.sampler is not None:
             served_sampler(self.sampler)
+        if self.hosted_training is not None:
+            hosted_trainer(self.hosted_training)
 
     def clean_prompt_spec(self) -> PromptSpec | None:
         """`clean_prompt` as a prompt spec, limited to the examples the IP skips."""

@@ -41,9 +41,14 @@ class Trainer(Protocol):
     def trained(self, base: ModelRef, run_dir: Path) -> ModelRef | None:
         """The model this trainer finished in `run_dir` before, or None."""
 
+    def cost(self, examples: list[Example], run_dir: Path) -> str | None:
+        """What training on `examples` in `run_dir` would spend, in one line (tokens x epochs of a paid
+        job), or None when it spends nothing or was launched before. Paid work waits for a yes."""
+
     def train(self, base: ModelRef, examples: list[Example], seed: int, run_dir: Path,
-              probes: dict[str, list[Example]], probe_every: int, progress: bool) -> Trained:
-        """Train and record the result under `run_dir` (resuming what a killed run left there)."""
+              probes: dict[str, list[Example]], probe_every: int, progress: bool, name: str = "") -> Trained:
+        """Train and record the result under `run_dir` (resuming what a killed run left there).
+        `name` (arm and seed) is for the provider's records, e.g. a hosted job's suffix."""
 
 
 class Sampler(Protocol):

@@ -32,8 +32,12 @@ class LocalTrainer:
         # losses.json is written after the adapter: its presence marks the run finished
         return ModelRef(base.base, str(run_dir / "adapter")) if (run_dir / "losses.json").is_file() else None
 
+    def cost(self, examples: list[Example], run_dir: Path) -> str | None:
+        return None  # this machine's time only
+
     def train(self, base: ModelRef, examples: list[Example], seed: int, run_dir: Path,
-              probes: dict[str, list[Example]] | None = None, probe_every: int = 0, progress: bool = True) -> Trained:
+              probes: dict[str, list[Example]] | None = None, probe_every: int = 0, progress: bool = True,
+              name: str = "") -> Trained:
         if base.adapter is not None:
             raise InoculateError("training on top of an adapter is not supported; merge it into a checkpoint first",
                                  base.adapter)

@@ -36,14 +36,21 @@ def training_section(grid: dict[str, Any], out_dir: Path, report_dir: Path) -> l
     rows, short = [], []
     for (arm, seed), log in logs.items():
         losses = log["losses"]
-        reached = max(r["lr"] for r in losses)
-        if reached < 0.999 * peak:
+        if not losses:  # a hosted job that reported no metrics
+            rows.append(f"| `{arm}` | {seed} | – | – | – | – | {log['tokens']:,} | – |")
+            continue
+        rates = [r["lr"] for r in losses if r.get("lr") is not None]  # a hosted job's log may not give them
+        reached = max(rates) if rates else None
+        if reached is not None and reached < 0.999 * peak:
             short.append(f"`{arm}` seed {seed}")
-        rows.append(f"| `{arm}` | {seed} | {len(losses)} | {losses[-1]['epoch'] + 1} | {reached:.2g} of {peak:.2g} | "
+        epochs = "–" if losses[-1].get("epoch") is None else losses[-1]["epoch"] + 1
+        rate = "–" if reached is None else f"{reached:.2g} of {peak:.2g}"
+        rows.append(f"| `{arm}` | {seed} | {len(losses)} | {epochs} | {rate} | "
                     f"{losses[0]['loss']:.3f} → {losses[-1]['loss']:.3f} | {log['tokens']:,} | {log['truncated']} |")
     by_arm: dict[str, list[list[dict]]] = {}
     for (arm, _), log in logs.items():
-        by_arm.setdefault(arm, []).append(log["losses"])
+        if log["losses"]:
+            by_arm.setdefault(arm, []).append(log["losses"])
     atomic_write_bytes(report_dir / "training.png", curves_figure(
         [("training loss (mean over seeds)", "loss on assistant tokens", {a: _mean_curve(r, "loss") for a, r in by_arm.items()})]))
     note = ([f"The learning rate never reached its peak in {', '.join(short)}: the warmup "
