@@ -75,13 +75,18 @@ def transformers_serve(model_dir: str | Path, log: Path) -> Server:
 
 
 def inoculate_serve(model: str, log: Path, adapters: dict[str, str] | None = None, name: str | None = None,
-                    key_env: str | None = None, env: dict | None = None) -> Server:
-    """`inoculate serve` (this project's server: logprobs, n, seeds, adapters by name)."""
+                    key_env: str | None = None, env: dict | None = None, state: str | Path | None = None,
+                    train: dict | None = None) -> Server:
+    """`inoculate serve` (this project's server: logprobs, n, seeds, adapters by name, fine-tuning).
+    `state` is its --state folder (default: beside the log, never the user's cache); `train` its
+    --train settings, each value written as YAML."""
     port = free_port()
     argv = [sys.executable, "-m", "inoculate.cli", "serve", "--model", model, "--port", str(port), "--device", "cpu"]
     argv += ["--name", name] if name else []
     argv += [a for n, p in (adapters or {}).items() for a in ("--adapter", f"{n}={p}")]
     argv += ["--api-key-env", key_env] if key_env else []
+    argv += ["--state", str(state if state is not None else Path(log).parent / "serve-state")]
+    argv += [a for k, v in (train or {}).items() for a in ("--train", f"{k}={json.dumps(v)}")]
     return Server(argv, port, log, env={"HF_HUB_OFFLINE": "1", **(env or {})})
 
 

@@ -1,5 +1,6 @@
 """The HTTP side of `inoculate serve`: OpenAI's /v1/models and /v1/chat/completions, the request
-checks, OpenAI's error bodies, and the one thread all model work runs on.
+checks, OpenAI's error bodies, and the one thread all model work runs on; the fine-tuning routes
+(fine_tuning.py) and their background worker (worker.py) are attached here.
 
 No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run time.
 """
@@ -7,15 +8,19 @@ No `from __future__ import annotations` here: FastAPI reads the endpoints' annot
 import asyncio
 import hmac
 import os
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from inoculate._log import log
 from inoculate.errors import InoculateError
+from inoculate.serve.api_error import ApiError
 from inoculate.serve.engine import Choice, ContextLengthExceeded, ModelPool, complete
 
 MAX_N = 16  # choices per request
@@ -49,22 +54,6 @@ class ChatRequest(BaseModel):
     # known fields this server does not implement: accepted only where they change nothing
     stream: bool | None = None
     stop: str | list[str] | None = None
-
-
-class ApiError(Exception):
-    """An answer in OpenAI's error shape: {"error": {"message", "type", "param", "code"}}."""
-
-    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None):
-        super().__init__(message)
-        self.status, self.message, self.param, self.code = status, message, param, code
-
-    def response(self):
-        from fastapi.responses import JSONResponse
-
-        kind = {401: "authentication_error", 404: "invalid_request_error"}.get(
-            self.status, "invalid_request_error" if self.status < 500 else "server_error")
-        return JSONResponse({"error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}},
-                            status_code=self.status)
 
 
 def sampling(request: ChatRequest) -> dict:
@@ -101,12 +90,14 @@ def _key_matches(header: str | None, key: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), key.encode())
 
 
-def _validation_error(exc) -> ApiError:
+def _validation_error(exc, path: str) -> ApiError:
     """A pydantic complaint as one 400 naming the field (`messages.0.role`), never the whole body."""
     first = exc.errors()[0]
-    where = [str(p) for p in first.get("loc", ()) if p != "body"]
+    where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
     param = ".".join(where) or None
     if first.get("type") == "extra_forbidden":
+        if not path.endswith("/chat/completions"):
+            return ApiError(400, f"unsupported field {param!r}", param)
         known = ", ".join(ChatRequest.model_fields) if len(where) == 1 else "role, content"
         return ApiError(400, f"unsupported field {param!r} (accepted: {known})", param)
     if first.get("type") == "json_invalid":
@@ -115,39 +106,40 @@ def _validation_error(exc) -> ApiError:
 
 
 def create_app(base: str, adapters: dict[str, str] | None = None, device: str = "auto", dtype: str = "auto",
-               api_key_env: str | None = None, served_name: str | None = None, max_loaded: int = 2):
+               api_key_env: str | None = None, served_name: str | None = None, max_loaded: int = 2,
+               state: str | Path | None = None, train=None):
     """The FastAPI app (see inoculate.serve.create_app); the base model is loaded before it returns."""
     from fastapi import FastAPI
-    from fastapi.exceptions import RequestValidationError
-    from starlette.exceptions import HTTPException
+
+    from inoculate.serve.fine_tuning import add_fine_tuning_routes
+    from inoculate.serve.worker import JobWorker
+    from inoculate.training import TrainConfig
 
     key = read_api_key(api_key_env)
-    pool = ModelPool(base, dict(adapters or {}), served_name or base, device, dtype, max_loaded)
+    served_name = served_name or base
+    files, jobs, finished, claim = _fine_tuning_state(state, base, served_name, dict(adapters or {}))
+    pool = ModelPool(base, {**(adapters or {}), **finished}, served_name, device, dtype, max_loaded)
     # One thread runs all model work: requests queue in arrival order, and torch's global RNG,
-    # seeded per request, is never drawn from by two requests at once.
+    # seeded per request, is never drawn from by two requests at once (nor by a starting
+    # fine-tuning job: worker.py says when it holds rng_lock).
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inoculate-serve")
     worker.submit(pool.get, pool.served_name).result()  # load errors show at startup; listening means ready
+    rng_lock = threading.Lock()
+    jobs_worker = JobWorker(jobs, files, served_name, device, dtype, rng_lock, pool.add_adapter)
     started = int(time.time())
 
     @asynccontextmanager
     async def lifespan(_app):
+        if claim is not None:
+            jobs_worker.start()
         yield
+        if claim is not None:
+            jobs_worker.stop()
+            claim.close()
         worker.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="inoculate serve", lifespan=lifespan)
-    app.add_exception_handler(ApiError, lambda _req, exc: exc.response())
-    app.add_exception_handler(RequestValidationError, lambda _req, exc: _validation_error(exc).response())
-    app.add_exception_handler(HTTPException, lambda _req, exc: ApiError(exc.status_code, str(exc.detail)).response())
-    app.add_exception_handler(Exception, lambda _req, exc: ApiError(
-        500, f"internal error {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}").response())
-
-    @app.middleware("http")
-    async def check_key(request, call_next):
-        if key is not None and not _key_matches(request.headers.get("authorization"), key):
-            # neither the key nor what was sent is echoed
-            return ApiError(401, "missing or wrong API key (send it as 'Authorization: Bearer <key>')",
-                            code="invalid_api_key").response()
-        return await call_next(request)
+    _add_error_handlers(app, key)
 
     def card(name: str) -> dict:
         return {"id": name, "object": "model", "created": started, "owned_by": "inoculate"}
@@ -172,15 +164,80 @@ def create_app(base: str, adapters: dict[str, str] | None = None, device: str = 
         name = served(request.model)
         messages = [m.model_dump() for m in request.messages]
         created = int(time.time())
+
+        def run():
+            with rng_lock:
+                return complete(*_loaded(pool, name), messages, **settings)
+
         try:
-            prompt_tokens, choices = await asyncio.get_running_loop().run_in_executor(
-                worker, lambda: complete(*_loaded(pool, name), messages, **settings))
+            prompt_tokens, choices = await asyncio.get_running_loop().run_in_executor(worker, run)
         except InoculateError as e:  # the request does not fit the model: context length, chat template
             code = "context_length_exceeded" if isinstance(e, ContextLengthExceeded) else None
             raise ApiError(400, e.message, e.where, code) from None
         return completion_body(name, created, prompt_tokens, choices)
 
+    busy = None if claim is not None else (f"fine-tuning is off on this server: another inoculate serve uses its "
+                                           f"state folder {jobs.folder.parent}; start this one with its own --state")
+    add_fine_tuning_routes(app, files, jobs, jobs_worker, served_name, train or TrainConfig(), busy)
     return app
+
+
+def _add_error_handlers(app, key: str | None) -> None:
+    """Every error in OpenAI's shape, and the API key check on every route."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
+    app.add_exception_handler(ApiError, lambda _req, exc: exc.response())
+    app.add_exception_handler(RequestValidationError,
+                              lambda req, exc: _validation_error(exc, req.url.path).response())
+    app.add_exception_handler(HTTPException, lambda _req, exc: ApiError(exc.status_code, str(exc.detail)).response())
+    app.add_exception_handler(Exception, lambda _req, exc: ApiError(
+        500, f"internal error {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}").response())
+
+    @app.middleware("http")
+    async def check_key(request, call_next):
+        if key is not None and not _key_matches(request.headers.get("authorization"), key):
+            # neither the key nor what was sent is echoed
+            return ApiError(401, "missing or wrong API key (send it as 'Authorization: Bearer <key>')",
+                            code="invalid_api_key").response()
+        return await call_next(request)
+
+
+def _fine_tuning_state(state: str | Path | None, base: str, served_name: str, adapters: dict[str, str]):
+    """(FileStore, JobStore, {fine-tuned model name: adapter folder}, the state folder's lock or
+    None) for the state folder (default: the cache's serve/). The succeeded jobs of this base model
+    are served again; one whose adapter folder is gone is left out with a warning rather than
+    stopping the server. Only the server holding the lock runs jobs and takes requests to change
+    them: two running one state's jobs would train the same job twice into one run folder. The
+    lock is an flock, so the system lets it go when its process ends, however it ends."""
+    import fcntl
+
+    from inoculate.models import cache_dir
+    from inoculate.serve.files import FileStore
+    from inoculate.serve.jobs import JobStore
+
+    root = Path(state) if state is not None else cache_dir() / "serve"
+    root.mkdir(parents=True, exist_ok=True)
+    claim = open(root / "serve.lock", "a")  # held open, and locked, for the server's life
+    try:
+        fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        claim.close()
+        claim = None
+        log(f"warning: another inoculate serve uses {root}: this one serves its fine-tuned models but runs no "
+            "fine-tuning (give it its own --state)")
+    files, jobs = FileStore(root), JobStore(root, base)
+    finished = {}
+    for job_id in jobs.ours(("succeeded",)):
+        name, adapter = jobs.get(job_id)["fine_tuned_model"], jobs.run_dir(job_id) / "adapter"
+        if not (adapter / "adapter_config.json").is_file():
+            log(f"warning: not serving {name}: its adapter folder {adapter} is gone")
+        elif name in adapters or name == served_name:
+            raise InoculateError(f"{name!r} is both a fine-tuned model in {root} and a name given on the command "
+                                 "line", "--adapter")
+        else:
+            finished[name] = str(adapter)
+    return files, jobs, finished, claim
 
 
 def completion_body(model: str, created: int, prompt_tokens: int, choices: list[Choice]) -> dict:

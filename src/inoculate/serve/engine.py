@@ -62,10 +62,22 @@ class ModelPool:
         self.max_loaded = max_loaded
         self._loaded: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
         self._lock = threading.Lock()  # `get` runs on one worker thread; the lock keeps it safe if that changes
+        self._adding = threading.Lock()
 
     @property
     def names(self) -> list[str]:
         return [self.served_name, *self.adapters]
+
+    def add_adapter(self, name: str, path: str | Path) -> None:
+        """Serve one more adapter from now on (a fine-tuning job that just finished). Any thread may
+        call this: the mapping is replaced, never changed in place, so a request reading `names`
+        meanwhile sees the old one or the new one."""
+        if name in self.names:
+            raise InoculateError(f"model name {name!r} is already served", "serve")
+        if not (Path(path) / "adapter_config.json").is_file():
+            raise InoculateError("not a PEFT adapter folder (no adapter_config.json)", str(path))
+        with self._adding:  # not self._lock, which a model load holds for seconds
+            self.adapters = {**self.adapters, name: str(path)}
 
     def get(self, name: str):
         with self._lock:
