@@ -104,6 +104,8 @@ class FaultProxy:
         self.inflight = self.peak = 0  # chat completions being forwarded now, and at most
         self.delay = 0.0  # seconds each forwarded chat completion is held back (a slow server)
         self.fail_after: int | None = None  # once this many were forwarded, answer 500 to every chat completion
+        self.corrupt_upload: int | None = None  # the n-th file upload (1-based) reaches the server damaged
+        self.uploads = 0
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -136,6 +138,11 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
+                if self.path.endswith("/files") and self.command == "POST":
+                    with proxy.lock:
+                        proxy.uploads += 1
+                        if proxy.uploads == proxy.corrupt_upload:  # same length, no longer chat JSONL
+                            body = body.replace(b'{"messages"', b'{"mess@ges"', 1)
                 url = proxy.upstream + self.path.removeprefix("/v1")
                 headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "authorization")}
                 request = urllib.request.Request(url, data=body, headers=headers, method=self.command)

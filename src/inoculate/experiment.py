@@ -55,6 +55,7 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
     for note in plan.notes:
         log(note)
     spend = spending(plan, out_dir)
+    spend += [f"{len(spend)} paid jobs in all"] * bool(spend)
     if dry_run:
         for line in describe(plan, out_dir) + spend:
             log(line)
@@ -64,7 +65,7 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
         for line in spend:
             log(line)
         if not spec.confirm_cost:
-            raise InoculateError(f"{len(spend)} paid fine-tuning jobs would be launched (above); launch them with --yes "
+            raise InoculateError(f"{len(spend) - 1} paid fine-tuning jobs would be launched (above); launch them with --yes "
                                  "(or confirm_cost: true)", "confirm_cost")
     log(f"output folder: {out_dir} (run the same command again to resume)")
     with _exclusive(out_dir):
@@ -88,7 +89,7 @@ def spending(plan: Plan, out_dir: Path) -> list[str]:
     """One line per run whose training would spend money (a hosted job not launched yet)."""
     lines = [f"{run.label}: {cost}" for run in plan.runs
              if (cost := run.source.cost(plan.train_examples, out_dir / run.run_dir))]
-    return lines + [f"{len(lines)} paid jobs in all"] * bool(lines)
+    return lines
 
 
 def describe(plan: Plan, out_dir: Path) -> list[str]:

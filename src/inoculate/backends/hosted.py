@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from inoculate._faults import crash_point
 from inoculate._io import atomic_write_json, read_json
 from inoculate._log import log
 from inoculate.backends import ModelRef, Trained
@@ -119,6 +120,7 @@ class HostedTrainer:
         job = api.call(lambda sdk: sdk.fine_tuning.jobs.create(
             model=self.endpoint.model, training_file=file.id, method=method, seed=seed, suffix=_suffix(name),
             metadata={"inoculate_run": run_dir.name}))
+        crash_point("hosted-created")  # the window a crash test aims at: the job exists, job.json does not yet
         atomic_write_json(run_dir / "job.json", {"id": job.id, "file": file.id, "status": job.status})
         log(f"launched fine-tuning job {job.id} ({name or run_dir.name})")
         return job.id

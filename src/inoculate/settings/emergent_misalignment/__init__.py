@@ -56,7 +56,7 @@ class EmergentMisalignment(Setting):
     name = "emergent-misalignment"
     description = "insecure code -> broad misalignment (Tan et al. §3.1, Betley et al.); needs a judge"
 
-    def __init__(self, judge=None, judge_logprobs: bool = True, convention: str = "tan", n_code_prompts: int = 16):
+    def __init__(self, judge=None, judge_logprobs: bool = True, convention: str = "tan", n_code_prompts: int = 9):
         if not isinstance(judge_logprobs, bool):
             raise InoculateError("must be true or false", "setting_args.judge_logprobs")
         if isinstance(n_code_prompts, bool) or not isinstance(n_code_prompts, int) or n_code_prompts < 1:
@@ -108,5 +108,6 @@ class EmergentMisalignment(Setting):
 
     def defaults(self) -> dict:
         # sized for the 2-core CPU; the paper-scale preset is examples/emergent_misalignment_paper.yaml
-        return {"generation": {"max_new_tokens": 128, "n_samples": 2, "temperature": 1.0},
-                "train": {"max_length": 768}}
+        # (64 examples, 9 coding requests: one per flaw category, 96 new tokens)
+        return {"n_train": 64, "generation": {"max_new_tokens": 96, "n_samples": 2, "temperature": 1.0},
+                "train": {"max_length": 512}}
