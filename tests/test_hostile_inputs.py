@@ -112,8 +112,18 @@ BAD_SPECS = {
     "model path missing": ("model: ./no/such/model\n", [], "./no/such/model", "model path does not exist"),
     "unknown role": ("arms: {b: null, a: {prompt: x, role: boss}}\n", [], "arm a", "role 'boss'"),
     "unknown eval context": ("eval_contexts: [none, upside-down]\n", [], "eval_contexts", "unknown eval context"),
-    "unknown scorer": ("setting: null\ntrain_data: {data}\neval_data: {data}\ntraits: {t: {scorer: judge}}\n"
-                       "arms: {b: null}\n", [], "traits.t", "unknown scorer 'judge'"),
+    "unknown scorer": ("setting: null\ntrain_data: {data}\neval_data: {data}\ntraits: {t: {scorer: judges}}\n"
+                       "arms: {b: null}\n", [], "traits.t", "unknown scorer 'judges'"),
+    "judge without a URL": ("judge: {base_url: 'localhost:8000', model: m}\n", [], "{spec}.judge",
+                            "must be an http(s) URL"),
+    "judge zero concurrency": ("judge: {base_url: 'http://127.0.0.1:9/v1', model: m, concurrency: 0}\n", [],
+                               "{spec}.judge", "concurrency must be > 0"),
+    "sampler unknown key": ("sampler: {base_url: 'http://127.0.0.1:9/v1', model: m, modle: x}\n", [], "sampler",
+                            "unknown key 'modle'"),
+    "key in api_key_env": ("judge: {base_url: 'http://127.0.0.1:9/v1', model: m, api_key_env: sk-123}\n", [], "{spec}.judge",
+                           "must be the NAME of an environment variable"),
+    "hosted bad epochs": ("hosted_training: {base_url: 'http://127.0.0.1:9/v1', model: m, n_epochs: 0}\n", [],
+                          "hosted_training", "n_epochs must be 'auto' or a positive number"),
     "override without =": (None, ["--set", "train.epochs"], "--set", "expected KEY=VALUE"),
     "bad seeds flag": (None, ["--seeds", "one"], "arguments", "invalid int value"),
 }

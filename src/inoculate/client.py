@@ -50,7 +50,7 @@ class Endpoint:
             raise InoculateError("model must name the served model")
         if self.api_key_env is not None and not (isinstance(self.api_key_env, str) and self.api_key_env.isidentifier()):
             raise InoculateError(f"api_key_env must be the NAME of an environment variable, got {self.api_key_env!r}")
-        positive("endpoint", concurrency=self.concurrency, timeout=self.timeout, max_requests=self.max_requests)
+        positive("", concurrency=self.concurrency, timeout=self.timeout, max_requests=self.max_requests)  # where: the key
         if self.max_retries < 0:
             raise InoculateError(f"max_retries must be >= 0, got {self.max_retries}")
 

@@ -6,8 +6,11 @@ What it promises:
 - GET /v1/models and POST /v1/chat/completions in OpenAI's shapes and error bodies, on 127.0.0.1
   by default, optionally behind an API key read from an environment variable.
 - The same request gives the same text: a request's `seed` (0 when absent) seeds its sampling,
-  and requests run one at a time on one thread (concurrent requests queue; they are not batched
-  together, which would change the numbers a request gets with what else is running).
+  each choice drawing from a generator of its own (decoding.py). Requests that arrive
+  together are decoded together, up to `--max-batch` of them (batching.py); a request's draws do
+  not depend on the others, but its logits do in their last bits, which on rare tokens changes
+  the text (decoding.py says how rare); `--max-batch 1` runs each request alone, as it always
+  runs when the model's cache is not a plain full-attention one.
 - Logprobs are the model's raw next-token distribution, log_softmax of the logits before
   temperature and top-p, so they do not depend on the sampling settings; the chosen token's is
   always reported, with up to 20 likeliest alternatives.
@@ -60,7 +63,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def create_app(base: str, adapters: dict[str, str] | None = None, device: str = "auto", dtype: str = "auto",
                api_key_env: str | None = None, served_name: str | None = None, max_loaded: int = 2,
-               state: str | Path | None = None, train: TrainConfig | None = None):
+               state: str | Path | None = None, train: TrainConfig | None = None, max_batch: int = 16):
     """The FastAPI app serving `base` (the embedded model's name, a hub id or a checkpoint folder)
     under `served_name` (default: `base` as given) and each adapter folder under its key.
 
@@ -68,21 +71,22 @@ def create_app(base: str, adapters: dict[str, str] | None = None, device: str = 
     token. At most `max_loaded` models are in memory at once (see engine.ModelPool). The base
     model is loaded before this returns. Fine-tuning keeps its files and jobs under `state`
     (default: cache_dir()/serve) and trains with `train` (default: TrainConfig()) as each job's
-    hyperparameters adjust it."""
+    hyperparameters adjust it. Up to `max_batch` chat requests decode together (see batching.py)."""
     from inoculate.serve.app import create_app as build
 
-    return build(base, adapters, device, dtype, api_key_env, served_name, max_loaded, state, train)
+    return build(base, adapters, device, dtype, api_key_env, served_name, max_loaded, state, train, max_batch)
 
 
 def serve(base: str, adapters: dict[str, str] | None = None, host: str = "127.0.0.1", port: int = 8000,
           device: str = "auto", dtype: str = "auto", api_key_env: str | None = None, served_name: str | None = None,
-          max_loaded: int = 2, state: str | Path | None = None, train: TrainConfig | None = None) -> None:
+          max_loaded: int = 2, state: str | Path | None = None, train: TrainConfig | None = None,
+          max_batch: int = 16) -> None:
     """Build the app (create_app) and serve it with uvicorn until interrupted."""
     import uvicorn
 
     from inoculate._log import log
 
-    app = create_app(base, adapters, device, dtype, api_key_env, served_name, max_loaded, state, train)
+    app = create_app(base, adapters, device, dtype, api_key_env, served_name, max_loaded, state, train, max_batch)
     if host not in LOOPBACK and api_key_env is None:
         log(f"warning: serving on {host} without an API key: anyone who can reach this port can use the models "
             "(set --api-key-env)")
@@ -123,7 +127,7 @@ def parse_train(items: list[str]) -> TrainConfig:
 def _cmd_serve(args) -> None:
     serve(args.model, parse_adapters(args.adapter or []), host=args.host, port=args.port, device=args.device,
           dtype=args.dtype, api_key_env=args.api_key_env, served_name=args.name, max_loaded=args.max_loaded,
-          state=args.state, train=parse_train(args.train or []))
+          state=args.state, train=parse_train(args.train or []), max_batch=args.max_batch)
 
 
 def add_serve_command(subparsers) -> None:
@@ -144,6 +148,9 @@ def add_serve_command(subparsers) -> None:
                     "variable VAR (as 'Authorization: Bearer <key>'); the key itself never goes on the command line")
     sp.add_argument("--max-loaded", type=int, default=2, help="models (base or base+adapter) kept in memory at once; "
                     "others are loaded when asked for, the least recently used leaving")
+    sp.add_argument("--max-batch", type=int, default=16, help="chat requests decoded together at most (their "
+                    "choices at most max(16, this)); 1 decodes each request alone, its texts independent of "
+                    "what else is running")
     sp.add_argument("--state", metavar="DIR", help="where fine-tuning keeps uploaded files, jobs and their "
                     "adapters; a restart with the same DIR serves them again (default: the cache's serve/)")
     sp.add_argument("--train", action="append", metavar="KEY=VALUE", help="the training settings fine-tuning jobs "

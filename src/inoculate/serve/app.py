@@ -1,6 +1,7 @@
 """The HTTP side of `inoculate serve`: OpenAI's /v1/models and /v1/chat/completions, the request
-checks, OpenAI's error bodies, and the one thread all model work runs on; the fine-tuning routes
-(fine_tuning.py) and their background worker (worker.py) are attached here.
+checks and OpenAI's error bodies; chat requests go to the one thread all model work runs on
+(batching.py), the fine-tuning routes (fine_tuning.py) and their background worker (worker.py) are
+attached here.
 
 No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run time.
 """
@@ -11,7 +12,6 @@ import os
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Literal
@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from inoculate._log import log
 from inoculate.errors import InoculateError
 from inoculate.serve.api_error import ApiError
-from inoculate.serve.engine import Choice, ContextLengthExceeded, ModelPool, complete
+from inoculate.serve.batching import Batcher
+from inoculate.serve.engine import Choice, ContextLengthExceeded, ModelPool
 
 MAX_N = 16  # choices per request
 MAX_TOP_LOGPROBS = 20  # OpenAI's limit
@@ -57,7 +58,7 @@ class ChatRequest(BaseModel):
 
 
 def sampling(request: ChatRequest) -> dict:
-    """engine.complete's keyword arguments for a request; a 400 for combinations the fields cannot express."""
+    """A request's sampling settings, as Batcher.submit takes them; a 400 for combinations the fields cannot express."""
     if request.stream:
         raise ApiError(400, "stream=true is not supported: inoculate serve answers with whole completions; "
                             "leave stream unset or false", "stream")
@@ -107,7 +108,7 @@ def _validation_error(exc, path: str) -> ApiError:
 
 def create_app(base: str, adapters: dict[str, str] | None = None, device: str = "auto", dtype: str = "auto",
                api_key_env: str | None = None, served_name: str | None = None, max_loaded: int = 2,
-               state: str | Path | None = None, train=None):
+               state: str | Path | None = None, train=None, max_batch: int = 16):
     """The FastAPI app (see inoculate.serve.create_app); the base model is loaded before it returns."""
     from fastapi import FastAPI
 
@@ -118,13 +119,14 @@ def create_app(base: str, adapters: dict[str, str] | None = None, device: str = 
     key = read_api_key(api_key_env)
     served_name = served_name or base
     files, jobs, finished, claim = _fine_tuning_state(state, base, served_name, dict(adapters or {}))
-    pool = ModelPool(base, {**(adapters or {}), **finished}, served_name, device, dtype, max_loaded)
-    # One thread runs all model work: requests queue in arrival order, and torch's global RNG,
-    # seeded per request, is never drawn from by two requests at once (nor by a starting
-    # fine-tuning job: worker.py says when it holds rng_lock).
-    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inoculate-serve")
-    worker.submit(pool.get, pool.served_name).result()  # load errors show at startup; listening means ready
+    # chat samples with generators of its own; only loading a model draws from torch's global RNG,
+    # which a starting fine-tuning job must have to itself (worker.py says when it holds rng_lock)
     rng_lock = threading.Lock()
+    pool = ModelPool(base, {**(adapters or {}), **finished}, served_name, device, dtype, max_loaded, rng_lock)
+    # a request's rows count against the batch's, and a request with n = MAX_N must fit alone
+    batcher = Batcher(pool, max_batch, max(max_batch, MAX_N))
+    pool.get(pool.served_name)  # load errors show at startup; listening means ready
+    batcher.start()
     jobs_worker = JobWorker(jobs, files, served_name, device, dtype, rng_lock, pool.add_adapter)
     started = int(time.time())
 
@@ -136,7 +138,7 @@ def create_app(base: str, adapters: dict[str, str] | None = None, device: str = 
         if claim is not None:
             jobs_worker.stop()
             claim.close()
-        worker.shutdown(wait=False, cancel_futures=True)
+        batcher.stop()
 
     app = FastAPI(title="inoculate serve", lifespan=lifespan)
     _add_error_handlers(app, key)
@@ -164,13 +166,8 @@ def create_app(base: str, adapters: dict[str, str] | None = None, device: str = 
         name = served(request.model)
         messages = [m.model_dump() for m in request.messages]
         created = int(time.time())
-
-        def run():
-            with rng_lock:
-                return complete(*_loaded(pool, name), messages, **settings)
-
         try:
-            prompt_tokens, choices = await asyncio.get_running_loop().run_in_executor(worker, run)
+            prompt_tokens, choices = await asyncio.wrap_future(batcher.submit(name, messages, settings))
         except InoculateError as e:  # the request does not fit the model: context length, chat template
             code = "context_length_exceeded" if isinstance(e, ContextLengthExceeded) else None
             raise ApiError(400, e.message, e.where, code) from None
@@ -251,11 +248,3 @@ def completion_body(model: str, created: int, prompt_tokens: int, choices: list[
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens}}
 
-
-def _loaded(pool: ModelPool, name: str):
-    """(model, tokenizer) for a served name; a load that fails now (a folder deleted since startup) is
-    the server's fault, a 500, not the request's."""
-    try:
-        return pool.get(name)
-    except InoculateError as e:
-        raise RuntimeError(f"could not load {name}: {e}") from e

@@ -11,12 +11,14 @@ a killed job loses the optimizer steps since that checkpoint (TrainConfig.checkp
 default; 0 means it starts over) plus the time to load the model again, and ends with the same
 adapter it would have had (the checkpoint holds weights, optimizer, schedule and RNG).
 
-Training shares the process with chat completions, which seed torch's global RNG per request.
-Training draws from that RNG while it sets up (the LoRA init) and, with lora_dropout > 0, at
-every step; a lock shared with the chat thread keeps the two apart over those spans, so a job
-trains the same adapter as LocalTrainer in a process of its own, and a chat request gets the
-same text whether or not a job is training. Chat requests wait for that lock: seconds while a
-job starts, the whole job when lora_dropout > 0.
+Training shares the process with chat completions. Training draws from torch's global RNG while
+it sets up (the LoRA init) and, with lora_dropout > 0, at every step; chat sampling never does
+(each choice has a generator of its own, decoding.py), so a chat request gets the same text
+whether or not a job is training. Only a model load on the chat thread draws from it (PEFT
+initialises an adapter's weights before reading the trained ones), so the pool loads under a lock
+the job holds over those spans, and a job trains the same adapter as LocalTrainer in a process of
+its own. A chat request for a model not in memory waits for that lock: seconds while a job
+starts, the whole job when lora_dropout > 0; requests for loaded models never wait for it.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def _one_line(error) -> str:
 
 class JobWorker:
     """Runs the jobs of `jobs` in the background; `publish(name, adapter folder)` serves a finished
-    job's model. `rng_lock` is held by the chat thread around each request (see the module doc)."""
+    job's model. `rng_lock` is held by the chat thread while it loads a model (see the module doc)."""
 
     def __init__(self, jobs: JobStore, files: FileStore, served_name: str, device: str, dtype: str,
                  rng_lock: threading.Lock, publish: Callable[[str, str], None]):
