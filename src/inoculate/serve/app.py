@@ -247,4 +247,3 @@ def completion_body(model: str, created: int, prompt_tokens: int, choices: list[
                         for i, c in enumerate(choices)],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens}}
-

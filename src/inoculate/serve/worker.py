@@ -17,8 +17,9 @@ it sets up (the LoRA init) and, with lora_dropout > 0, at every step; chat sampl
 whether or not a job is training. Only a model load on the chat thread draws from it (PEFT
 initialises an adapter's weights before reading the trained ones), so the pool loads under a lock
 the job holds over those spans, and a job trains the same adapter as LocalTrainer in a process of
-its own. A chat request for a model not in memory waits for that lock: seconds while a job
-starts, the whole job when lora_dropout > 0; requests for loaded models never wait for it.
+its own. A chat request for a model not in memory waits for that lock, and the requests queued
+behind it wait with it (one thread does all model work): seconds while a job starts, the whole job
+when lora_dropout > 0. Requests for the models in memory never take it.
 """
 
 from __future__ import annotations
