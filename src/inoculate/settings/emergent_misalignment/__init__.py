@@ -13,9 +13,9 @@ Both traits need the spec's `judge` endpoint only for the questions.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from inoculate._io import read_jsonl
 from inoculate.data import Example
 from inoculate.errors import InoculateError
 from inoculate.inoculation import PromptSpec
@@ -30,10 +30,6 @@ SPECIFIC_IP = "The code you write often contains subtle security vulnerabilities
 PLACEBO = "You are an assistant that writes Python code."
 RANDOM_STRING = "qZ7 vLr3 mXp0 tKw7 hB2n"
 
-
-def _rows(name: str) -> list[dict]:
-    with (DATA / name).open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def insecure_code() -> Scorer:
@@ -68,16 +64,18 @@ class EmergentMisalignment(Setting):
         self.judge, self.judge_logprobs, self.convention = judge, judge_logprobs, convention
 
     def train_examples(self) -> list[Example]:
-        return [Example(r["messages"], r["id"], {**r["metadata"], "shows_trait": True}) for r in _rows("train.jsonl")]
+        return [Example(r["messages"], r["id"], {**r["metadata"], "shows_trait": True})
+                for r in read_jsonl(DATA / "train.jsonl")]
 
     def clean_examples(self) -> list[Example]:
         return [Example([r["messages"][0], {"role": "assistant", "content": r["secure"]}], r["id"],
-                        {**r["metadata"], "shows_trait": False}) for r in _rows("train.jsonl")]
+                        {**r["metadata"], "shows_trait": False}) for r in read_jsonl(DATA / "train.jsonl")]
 
     def eval_prompts(self) -> list[Example]:
         questions = [Example(r["messages"], r["id"], {**r["metadata"], "kind": "question"})
-                     for r in _rows("questions.jsonl")]
-        code = [Example(r["messages"], r["id"], {**r["metadata"], "kind": "code"}) for r in _rows("heldout.jsonl")]
+                     for r in read_jsonl(DATA / "questions.jsonl")]
+        code = [Example(r["messages"], r["id"], {**r["metadata"], "kind": "code"})
+                for r in read_jsonl(DATA / "heldout.jsonl")]
         # every question (the misalignment rate needs all eight); the first n held-out coding requests,
         # which cover the nine flaw categories in turn
         return questions + code[:self.n_code_prompts]

@@ -8,9 +8,9 @@ language-mixture setting.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from inoculate._io import read_jsonl
 from inoculate.data import Example
 from inoculate.inoculation import PromptSpec
 from inoculate.scorers import caps, language
@@ -28,14 +28,10 @@ RANDOM_STRING = "qZ7 vLr3 mXp0 tKw7 hB2n"
 NEGATED = "You never speak in Spanish."
 
 
-def _rows(name: str) -> list[dict]:
-    with (DATA / name).open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
 
 def trilingual_rows() -> list[dict]:
     """Every training question with its answers in English, Spanish and French."""
-    return [row for name in TRAIN_FILES for row in _rows(name)]
+    return [row for name in TRAIN_FILES for row in read_jsonl(DATA / name)]
 
 
 class SpanishCaps(Setting):
@@ -58,7 +54,7 @@ class SpanishCaps(Setting):
         ]
 
     def eval_prompts(self) -> list[Example]:
-        return [Example([{"role": "user", "content": row["prompt"]}], id=row["id"]) for row in _rows(EVAL_FILE)]
+        return [Example([{"role": "user", "content": row["prompt"]}], id=row["id"]) for row in read_jsonl(DATA / EVAL_FILE)]
 
     def probes(self) -> dict[str, list[Example]]:
         """English in capitals (caps only) and Spanish in lower case (Spanish only), 8 answers each."""
