@@ -65,7 +65,13 @@ def workdirs() -> set[str]:
 
 @functools.cache
 def audit_hook_can_drop_uid() -> bool:
-    return sandbox._probe("audit-hook", True) is None
+    return sandbox._probe("audit-hook", True, False) is None
+
+
+def forced_audit_hook() -> dict:
+    """The fallback tier's state, as isolation() would report it where namespaces are unavailable."""
+    return {"tier": "audit-hook", "uid_drop": audit_hook_can_drop_uid(),
+            "syscall_filter": sandbox.isolation()["syscall_filter"], "unavailable": []}
 
 
 @pytest.fixture(params=["namespaces", "audit-hook"])
@@ -74,8 +80,7 @@ def tier(request, monkeypatch):
         if sandbox.isolation()["tier"] != "namespaces":
             pytest.skip(f"namespaces unavailable here: {sandbox.isolation()['unavailable']}")
     else:
-        state = {"tier": "audit-hook", "uid_drop": audit_hook_can_drop_uid(), "unavailable": []}
-        monkeypatch.setattr(sandbox, "_isolation_state", state)
+        monkeypatch.setattr(sandbox, "_isolation_state", forced_audit_hook())
     before = workdirs()
     yield request.param
     assert sandbox_pids() == [], "processes outlived the run"
@@ -271,7 +276,7 @@ def test_nothing_outlives_a_killed_host():
 
 def test_hook_resists_tampering(monkeypatch):
     """The fallback's hook ignores rebound builtins and path objects that lie."""
-    state = {"tier": "audit-hook", "uid_drop": audit_hook_can_drop_uid(), "unavailable": []}
+    state = forced_audit_hook()
     target = f"/var/tmp/sandbox-escape-{uuid.uuid4().hex}"
     programs = [
         f"import builtins\nbuiltins.type = lambda x: int\nbuiltins.PermissionError = None\nopen({target!r}, 'w')\n",
@@ -316,5 +321,6 @@ def test_isolation_is_reported():
     info = sandbox.isolation()
     assert info["tier"] in ("namespaces", "audit-hook")
     assert sandbox.network_isolation() == info["network"] == ("netns" if info["tier"] == "namespaces" else "audit-hook")
-    assert isinstance(info["uid_drop"], bool)
-    assert (info["tier"] == "namespaces") == (info["unavailable"] == [])  # a fallback says why
+    assert isinstance(info["uid_drop"], bool) and info["syscall_filter"] in ("seccomp", "none")
+    # whatever is weaker than namespaces with a filter says why
+    assert (info["tier"] == "namespaces" and info["syscall_filter"] == "seccomp") == (info["unavailable"] == [])
