@@ -53,7 +53,8 @@ def _child_main(argv: list[str]) -> int:
 
     # RLIMIT_CORE 1, not 0: the kernel ignores 0 where core_pattern pipes to a helper (apport, systemd-coredump),
     # and a program killed by SIGXCPU then waits on that helper (on a read-only root, it fails to write). A limit of
-    # 1 is the one the kernel reads as "no core", for a pipe (fs/coredump.c) and a file (under ELF's minimum) alike.
+    # 1 is the one the kernel reads as "no core", for a pipe (fs/coredump.c) and a file (under ELF's minimum) alike;
+    # the price is a kernel log line per crash ("RLIMIT_CORE is set to 1, aborting core").
     for limit, value in ((resource.RLIMIT_AS, memory_mb << 20), (resource.RLIMIT_FSIZE, file_mb << 20),
                          (resource.RLIMIT_NPROC, max_procs), (resource.RLIMIT_CORE, 1), (resource.RLIMIT_NOFILE, 256)):
         resource.setrlimit(limit, (value, value))
