@@ -7,6 +7,7 @@ the traceback instead.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import warnings
@@ -82,6 +83,10 @@ def _add_run_parser(sub) -> None:
                     "cost; same as --set confirm_cost=true")
     sp.add_argument("--train-only", action="store_true", help="train every arm, evaluate nothing (then serve the "
                     "adapters and evaluate through the server: README, 'Judges and served models')")
+    sp.add_argument("--executor", choices=("serial", "ray"), help="where the runs execute: one after another here "
+                    "(serial, the default) or as Ray tasks (needs inoculate[ray]); same as --set executor.kind=...")
+    sp.add_argument("--ray-address", metavar="ADDR", help="a running Ray cluster to join (implies --executor ray; "
+                    "default: $RAY_ADDRESS, else a Ray started for this grid)")
     sp.set_defaults(func=cmd_run)
 
 
@@ -233,6 +238,12 @@ def cmd_run(args):
         overrides.append(f"model={args.model}")
     if args.seeds:
         overrides.append(f"seeds=[{','.join(map(str, args.seeds))}]")
+    if args.executor == "serial" and args.ray_address:
+        raise InoculateError("--ray-address needs the Ray executor, not --executor serial", "--ray-address")
+    overrides += ["executor=null"] * (args.executor == "serial") + ["executor.kind=ray"] * (
+        args.executor == "ray" or bool(args.ray_address))
+    if args.ray_address:
+        overrides.append(f"executor.address={json.dumps(args.ray_address)}")
     spec = load_spec(args.spec, overrides)
     # each grid its own folder by default: the demo's is runs/demo, the setting's full grid runs/<setting>
     out = args.out or Path("runs") / (Path(args.spec).stem if args.spec else spec.setting or "custom")

@@ -1,12 +1,13 @@
 """Where run units execute: the Executor seam. `SerialExecutor` runs them one after another in
-this process; an executor that spreads them over a cluster goes beside it, and the runner never
-asks which one it has."""
+this process; `RayExecutor` (ray_executor.py) spreads them over a Ray cluster. The runner never
+asks which one it has, and no result depends on it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
+from inoculate._config import from_dict
 from inoculate._log import log
 from inoculate.errors import InoculateError
 from inoculate.runs import Run, execute_run
@@ -31,3 +32,22 @@ class SerialExecutor:
             except InoculateError as e:
                 log(f"{run.label}: failed: {e}")
                 yield run, e
+
+
+def executor_from(config: dict[str, Any] | None, where: str = "executor") -> Executor:
+    """The spec's `executor` key: omitted or {kind: serial}, or {kind: ray, ...RayExecutor's keys}."""
+    if config is None:
+        return SerialExecutor()
+    if not isinstance(config, dict):
+        raise InoculateError(f"expected a mapping such as {{kind: ray}}, got {type(config).__name__}", where)
+    config = dict(config)
+    kind = config.pop("kind", None)
+    if kind == "serial" and not config:
+        return SerialExecutor()
+    if kind == "ray":
+        from inoculate.ray_executor import RayExecutor
+
+        return from_dict(RayExecutor, config, where)
+    if kind == "serial":
+        raise InoculateError(f"the serial executor takes no keys, got {', '.join(map(str, config))}", where)
+    raise InoculateError(f"kind must be serial or ray, got {kind!r}", f"{where}.kind")

@@ -29,7 +29,7 @@ from inoculate.backends import Sampler, Trainer
 from inoculate.chat import encode_examples, encode_prompts
 from inoculate.data import dataset_hash
 from inoculate.errors import InoculateError
-from inoculate.executors import Executor, SerialExecutor
+from inoculate.executors import Executor, executor_from
 from inoculate.grid import UNTRAINED, grid_record, write_grid
 from inoculate.inoculation import apply_prompt
 from inoculate.models import context_limit, load_model, load_tokenizer, pick_device, resolve_model
@@ -44,8 +44,8 @@ __all__ = ["ExperimentSpec", "Plan", "build_plan", "load_spec", "preflight", "ru
 def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = True, trainer: Trainer | None = None,
                    sampler: Sampler | None = None, executor: Executor | None = None, train_only: bool = False,
                    dry_run: bool = False) -> Path | None:
-    """Run (or resume) the whole grid and write its report; return the report's path. `trainer`,
-    `sampler` and `executor` default to this machine's (see plan.build_plan) and serial runs.
+    """Run (or resume) the whole grid and write its report; return the report's path. `trainer`
+    and `sampler` default to this machine's (see plan.build_plan), `executor` to the spec's.
     `train_only` trains every arm and evaluates nothing (to serve the adapters, then evaluate
     through a server); it returns the folder of the run folders. `dry_run` states the plan (runs,
     paid jobs, requests) and returns None, writing and spending nothing."""
@@ -72,7 +72,8 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
         plan.inputs.write(out_dir, plan.train_examples, plan.eval_prompts, plan.setting.probes())
         surprise = _surprise(plan, out_dir, progress)
         runs = [replace(r, contexts=()) for r in plan.runs if r.name != UNTRAINED] if train_only else plan.runs
-        finished = {run.label: entries for run, entries in (executor or SerialExecutor()).map(runs, out_dir, progress)}
+        executor = executor or executor_from(spec.executor)
+        finished = {run.label: entries for run, entries in executor.map(runs, out_dir, progress)}
         failed = {label: e for label, e in finished.items() if isinstance(e, InoculateError)}
         if failed:
             label, first = next(iter(failed.items()))

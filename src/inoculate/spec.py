@@ -16,6 +16,7 @@ from inoculate.backends.hosted import hosted_trainer
 from inoculate.backends.served import served_sampler
 from inoculate.client import Endpoint
 from inoculate.errors import InoculateError
+from inoculate.executors import executor_from
 from inoculate.generation import GenerationConfig
 from inoculate.inoculation import IP_ON, PromptSpec, for_the_rest
 from inoculate.models import DTYPES, EMBEDDED_MODEL
@@ -66,6 +67,9 @@ class ExperimentSpec:
     # evaluation then goes to the same provider unless `sampler` says otherwise
     hosted_training: dict[str, Any] | None = None
     confirm_cost: bool = False  # launch paid work (hosted jobs) without asking; the CLI's --yes
+    # where the run units execute: omitted = one after another in this process; or
+    # {kind: ray, address, num_cpus, num_gpus, shared_storage, max_retries} (executors.py); never part of a result
+    executor: dict[str, Any] | None = None
 
     def __post_init__(self):
         if not self.seeds:
@@ -89,6 +93,7 @@ class ExperimentSpec:
             served_sampler(self.sampler)
         if self.hosted_training is not None:
             hosted_trainer(self.hosted_training)
+        executor_from(self.executor)
 
     def clean_prompt_spec(self) -> PromptSpec | None:
         """`clean_prompt` as a prompt spec, limited to the examples the IP skips."""
