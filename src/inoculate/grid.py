@@ -33,7 +33,8 @@ def grid_record(plan, entries: list[dict[str, Any]], surprise: dict[str, Any]) -
                     "description": t.description, "choices": t.choices.config if t.choices else None}
                    for t in plan.traits],
         "arms": [{"name": a.name, "role": a.role, "targets": list(a.targets), "prompt": a.prompt,
-                  "paraphrases": list(a.paraphrases), "negation": a.negation} for a in plan.arms],
+                  "paraphrases": list(a.paraphrases), "negation": a.negation, "kind": a.kind, "steer": a.steer,
+                  "recontextualize": a.recontextualize} for a in plan.arms],
         "entries": entries}
 
 

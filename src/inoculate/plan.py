@@ -22,15 +22,20 @@ from inoculate.data import Example, dataset_hash, ensure_ids, load_jsonl
 from inoculate.errors import InoculateError
 from inoculate.grid import UNTRAINED
 from inoculate.inoculation import TRAIT_FLAG, TRAIT_LABEL, PromptSpec, apply_prompt, mix_trait_fraction, restrict
-from inoculate.models import model_fingerprint
+from inoculate.models import model_fingerprint, resolve_model
+from inoculate.recontext import Regeneration, check_keep
 from inoculate.runs import EvalContext, Inputs, Run, Training, Untrained
 from inoculate.settings import Arm, CustomSetting, Setting, Trait, TraitSource, check_setting, get_setting
 from inoculate.settings.base import check_arms
 from inoculate.spec import ExperimentSpec
+from inoculate.steering import Steering, check_layer
 from inoculate.training import schedule_notes
 
 ARM_LABELS = ("name", "role", "targets", "paraphrases", "negation")  # arm fields that only name it or guide
-#                                      evaluation; every other field (a new one too) is part of the train key
+#                                      evaluation; every other field (a new one too) is part of the train key,
+#                                      but one left at a default of None (an arm kind not used) is left out, so
+#                                      adding an arm kind renames no existing run folder
+STEERED = "steer:"  # eval contexts "steer:<arm>": no prompt, the arm's steering on while generating
 
 
 @dataclass
@@ -81,6 +86,7 @@ def build_plan(spec: ExperimentSpec, trainer: Trainer | None = None, sampler: Sa
     evals = load_jsonl(spec.eval_data, require_assistant=False) if spec.eval_data else setting.eval_prompts()
     evals = fixed_subset(ensure_ids(evals, spec.eval_data or "eval prompts"), _capped(spec.n_eval, evals, "n_eval", notes))
     arms = _arms(spec, setting, traits)
+    _check_arm_kinds(spec, arms, traits, trainer)
     setting = CustomSetting(train, evals, traits, arms, name=spec.setting or "custom", probe_sets=setting.probes())
     check_setting(setting)
     contexts = {arm.name: _arm_contexts(spec, arm, arms) for arm in arms}
@@ -165,6 +171,24 @@ def _arms(spec: ExperimentSpec, setting: Setting, traits: list[Trait]) -> list[A
     return [replace(a, prompt=restrict(a.prompt, spec.ip_on)) for a in arms]
 
 
+def _check_arm_kinds(spec: ExperimentSpec, arms: list[Arm], traits: list[Trait], trainer: Trainer) -> None:
+    """Steering trains with a hook in this process, on a layer the model has; a recontextualized
+    arm's keep filter names a trait that judges text."""
+    steered = [a for a in arms if a.steer is not None]
+    if steered and not getattr(trainer, "steers", False):
+        raise InoculateError("steering trains with a forward hook in this process: it needs the local trainer "
+                             "(not hosted_training)", f"arms.{steered[0].name}.steer")
+    if steered:
+        from transformers import AutoConfig
+
+        n_layers = AutoConfig.from_pretrained(resolve_model(spec.model)).num_hidden_layers
+        for arm in steered:
+            check_layer(arm.steer, n_layers, f"arms.{arm.name}")
+    for arm in arms:
+        if arm.recontextualize is not None:
+            check_keep(arm.recontextualize, traits, f"arms.{arm.name}")
+
+
 def _training_data(spec: ExperimentSpec, setting: Setting, traits: list[Trait], notes: list[str]) -> list[Example]:
     """The n_train subset, mixed to trait_fraction, labelled for ip_on, with the clean prompt on the
     examples the IP skips. Built once per grid: every arm, the baseline included, trains on it."""
@@ -219,11 +243,16 @@ def _arm_contexts(spec: ExperimentSpec, arm: Arm, arms: list[Arm]) -> dict[str, 
     for name in spec.eval_contexts:
         if name == "none":
             out["none"] = None
-        elif name == "own":
-            if arm.prompt is not None:
-                out[f"ip:{arm.name}"] = replace(arm.prompt, condition=None)
+        elif name == "own" or (name in by_name and by_name[name].steer is not None):
+            own = arm if name == "own" else by_name[name]
+            if own.steer is not None:
+                out[STEERED + own.name] = None
+            elif own.prompt is not None:
+                out[f"ip:{own.name}"] = replace(own.prompt, condition=None)
         elif name == "leakage":
-            if arm.role == "inoculation":
+            if arm.role == "inoculation" and arm.steer is not None:
+                out[STEERED + arm.name] = None  # the steering given back at test time
+            elif arm.role == "inoculation" and arm.prompt is not None:
                 out.update(_leakage_contexts(spec, arm))
         elif name == "all-arms":
             out.update({f"ip:{a.name}": replace(a.prompt, condition=None) for a in arms if a.prompt is not None})
@@ -258,6 +287,7 @@ def _runs(plan: Plan, trainer: Trainer, sampler: Sampler, traits: TraitSource) -
         todo.append((UNTRAINED, spec.seeds[0], None, plan.untrained_contexts))
     todo += [(arm.name, seed, arm, plan.contexts[arm.name]) for seed in spec.seeds for arm in plan.arms]
     data_hash, prompts_hash = dataset_hash(plan.train_examples), dataset_hash(plan.eval_prompts)
+    steering = {a.name: _steering(plan, a) for a in plan.arms if a.steer is not None}
     runs = []
     for n, (name, seed, arm, contexts) in enumerate(todo, start=1):
         label = f"[{n}/{len(todo)}] {'untrained model' if arm is None else arm.name} seed {seed}"
@@ -266,21 +296,51 @@ def _runs(plan: Plan, trainer: Trainer, sampler: Sampler, traits: TraitSource) -
             source = Untrained(spec.model)
         else:
             key = {"schema": SCHEMA_VERSION, "model": plan.model_id, "trainer": trainer.key(),
-                   "arm": {f.name: getattr(arm, f.name) for f in fields(arm) if f.name not in ARM_LABELS},
+                   "arm": {f.name: getattr(arm, f.name) for f in fields(arm)
+                           if f.name not in ARM_LABELS and not (f.default is None and getattr(arm, f.name) is None)},
                    "seed": seed, "data": data_hash}
-            source = Training(spec.model, arm, trainer, key, spec.probe_every)
+            regeneration = _regeneration(plan, arm, sampler) if arm.recontextualize is not None else None
+            if regeneration is not None:
+                key["responses"] = regeneration.file  # named by all that changes the regenerated responses
+            source = Training(spec.model, arm, trainer, key, spec.probe_every, steering.get(arm.name), regeneration)
         runs.append(Run(name, seed, label, source, f"runs/{content_hash(key)}", plan.inputs, traits,
-                        tuple(_eval_files(plan, key, seed, ctx, prompt, sampler, prompts_hash)
+                        tuple(_eval_files(plan, key, seed, ctx, prompt, sampler, prompts_hash, steering)
                               for ctx, prompt in contexts.items()),
                         sampler, replace(spec.generation, seed=spec.generation.seed + seed)))
     return runs
 
 
+def _steering(plan: Plan, arm: Arm) -> Steering:
+    """The arm's steering; its vector file is named by all that changes the vector, so the arms and
+    seeds of a grid (the random control included) share one vector, computed once."""
+    spec, steer = plan.spec, arm.steer
+    key = {"kind": "steering-vector", "schema": SCHEMA_VERSION, "model": plan.model_id, "train": plan.inputs.train,
+           "positive": steer.positive, "negative": steer.negative, "layer": steer.layer, "examples": steer.examples,
+           "max_length": spec.train.max_length, "dtype": spec.dtype}
+    return Steering(steer, spec.model, plan.inputs.train, spec.train.max_length, f"vectors/{content_hash(key)}.pt")
+
+
+def _regeneration(plan: Plan, arm: Arm, sampler: Sampler) -> Regeneration:
+    """How the arm's responses are regenerated: once per grid, by the grid's sampler and settings."""
+    recontext, gen = arm.recontextualize, plan.spec.generation
+    gen = replace(gen, n_samples=1, max_new_tokens=recontext.max_new_tokens or gen.max_new_tokens)
+    keep = recontext.keep and next(t.scorer.config for t in plan.traits if t.name == recontext.keep.trait)
+    key = {"kind": "recontext", "schema": SCHEMA_VERSION, "model": plan.model_id, "train": plan.inputs.train,
+           "recontext": recontext, "keep_scorer": keep, "generation": gen, "sampler": sampler.key()}
+    return Regeneration(recontext, plan.spec.model, gen, f"recontext/{content_hash(key)}.json")
+
+
 def _eval_files(plan: Plan, run_key: dict[str, Any], seed: int, name: str, prompt: PromptSpec | None,
-                sampler: Sampler, prompts_hash: str) -> EvalContext:
+                sampler: Sampler, prompts_hash: str, steering: dict[str, Steering]) -> EvalContext:
     sampled = any(t.choices is None for t in plan.traits)  # choice traits alone need no generation
+    steer = steering[name.removeprefix(STEERED)] if name.startswith(STEERED) else None
+    if steer is not None:
+        if not hasattr(sampler, "steered"):
+            raise InoculateError(f"eval context {name} steers the model while it generates, which only the local "
+                                 "sampler can; leave 'own' and 'leakage' out for steering arms", "eval_contexts")
+        sampler = sampler.steered(steer)  # its key names the steering: the context's files are its own
     gen_key = {"run": run_key, "context": prompt, "prompts": prompts_hash,
                "generation": plan.spec.generation, "seed": seed, "sampler": sampler.key()}
     measures = [t.scorer.config if t.choices is None else {"choices": t.choices.config} for t in plan.traits]
     return EvalContext(name, prompt, f"generations-{content_hash(gen_key)}.jsonl" if sampled else None,
-                       f"scores-{content_hash([gen_key, measures])}.jsonl")
+                       f"scores-{content_hash([gen_key, measures])}.jsonl", steer)

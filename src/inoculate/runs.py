@@ -8,6 +8,8 @@ another one, or on another machine that sees (or is sent) the folder.
     out/runs/<train-hash>/adapter/, losses.json      the trainer's result (losses.json last = finished)
     out/runs/<train-hash>/generations-<hash>.jsonl   per-sample texts under one eval context
     out/runs/<train-hash>/scores-<hash>.jsonl        per-sample trait judgements of those texts
+    out/vectors/<hash>.pt, out/recontext/<hash>.json   a steering vector, regenerated responses: made
+                                                     by the first run that needs them, shared by the rest
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from inoculate.data import Example, load_jsonl, parse_example
 from inoculate.evaluation import evaluate
 from inoculate.generation import GenerationConfig
 from inoculate.inoculation import PromptSpec, apply_prompt
+from inoculate.recontext import Regeneration
 from inoculate.settings import Arm, TraitSource
+from inoculate.steering import Steering
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class EvalContext:
     prompt: PromptSpec | None  # applied to every evaluation prompt (no metadata condition)
     generations: str | None  # file under the run folder; None when no trait needs samples
     scores: str
+    steering: Steering | None = None  # on while generating ("steer:<arm>" contexts): the steering at test time
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ class Training:
     trainer: Trainer
     key: dict[str, Any]  # the run's content key, recorded in run.json
     probe_every: int
+    steering: Steering | None = None  # a steering arm's: on during training only
+    regeneration: Regeneration | None = None  # a recontextualized arm's: its training responses
 
     def state(self, run_dir: Path) -> str:
         return "trained" if self.trainer.trained(ModelRef(self.base), run_dir) is not None else "to train"
@@ -116,12 +123,18 @@ class Training:
         done = self.trainer.trained(base, run_dir)
         if done is not None:
             return done
-        examples = apply_prompt(run.inputs.load_train(out_dir), self.arm.prompt)
+        examples, record = run.inputs.load_train(out_dir), {}
+        if self.regeneration is not None:
+            examples, record["recontext"] = self.regeneration.responses(examples, run.sampler, run.traits.build(),
+                                                                        out_dir, run.label)
+            run.sampler.release()  # the untrained model wrote them; training loads its own
+        examples = apply_prompt(examples, self.arm.prompt)
         log(f"{run.label}: training on {len(examples)} examples")
         atomic_write_json(run_dir / "run.json", {"arm": self.arm.name, "seed": run.seed, "key": self.key,
-                                                 "provenance": provenance(self.base)})
+                                                 "provenance": provenance(self.base), **record})
+        steered = {"steering": self.steering.under(out_dir)} if self.steering is not None else {}
         trained = self.trainer.train(base, examples, run.seed, run_dir, run.inputs.load_probes(out_dir),
-                                     self.probe_every, progress, name=f"{self.arm.name}-s{run.seed}")
+                                     self.probe_every, progress, name=f"{self.arm.name}-s{run.seed}", **steered)
         log(f"{run.label}: {trained.summary}")
         return trained.model
 
@@ -149,7 +162,8 @@ def execute_run(run: Run, out_dir: str | Path, progress: bool = True) -> list[di
     entries = []
     try:
         for ctx in run.contexts:
-            evaluate(run.sampler, model, evals, ctx.prompt, traits, run.generation,
+            sampler = run.sampler.steered(ctx.steering.under(out_dir)) if ctx.steering else run.sampler
+            evaluate(sampler, model, evals, ctx.prompt, traits, run.generation,
                      generations=run_dir / ctx.generations if ctx.generations else None, scores=run_dir / ctx.scores,
                      progress=progress, desc=f"{run.name}/{ctx.name}",
                      log=lambda message, at=ctx.name: log(f"{run.label}: {message} under {at}"))

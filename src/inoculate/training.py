@@ -11,6 +11,7 @@ import math
 import random
 import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,13 +182,15 @@ def probe_logprobs(model, probes: dict[str, list[dict[str, Any]]], pad_id: int) 
 
 def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, seed: int,
                out_dir: str | Path | None = None, progress: bool = True,
-               probes: dict[str, list[Example]] | None = None, probe_every: int = 0):
+               probes: dict[str, list[Example]] | None = None, probe_every: int = 0, steering=None):
     """Fine-tune `model` with a fresh LoRA adapter; return (peft_model, TrainResult).
 
     With `out_dir`, the adapter is saved in PEFT format to out_dir/adapter and the loss log to
     out_dir/losses.json (both written atomically), and a killed run resumes from its last
     checkpoint there. With `probes` and `probe_every`, the probe sets' log-probabilities are
-    recorded before training, every `probe_every` steps and at the end.
+    recorded before training, every `probe_every` steps and at the end. With `steering` (a
+    steering.SteeringHook), its hook is on for the optimizer steps only: off for the probes, and
+    gone from the model returned and the adapter saved.
     """
     import torch
     from tqdm.auto import tqdm
@@ -209,34 +212,39 @@ def train_lora(model, tokenizer, examples: list[Example], config: TrainConfig, s
 
     def record_probes(step: int) -> None:
         if encoded_probes and probe_every and not any(r["step"] == step for r in probe_rows):
-            probe_rows.append({"step": step, **probe_logprobs(peft_model, encoded_probes, tokenizer.pad_token_id)})
+            with steering.paused() if steering is not None else nullcontext():
+                probe_rows.append({"step": step, **probe_logprobs(peft_model, encoded_probes, tokenizer.pad_token_id)})
 
     record_probes(len(losses))
     start = time.perf_counter()
     bar = tqdm(total=total_steps, initial=len(losses), desc="train", disable=not progress, leave=False)
-    for epoch in range(config.epochs):
-        # drawn every epoch, also when resuming, so the data order replays exactly
-        order = torch.randperm(len(encoded), generator=order_rng).tolist()
-        for step_in_epoch in range(steps_per_epoch):
-            if epoch * steps_per_epoch + step_in_epoch < len(losses):
-                continue  # done before the checkpoint we resumed from
-            batch = [encoded[i] for i in order[step_in_epoch * config.batch_size:(step_in_epoch + 1) * config.batch_size]]
-            loss, batch_tokens = _backward(peft_model, batch, tokenizer.pad_token_id)
-            tokens += batch_tokens
-            if config.max_grad_norm:
-                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-            lr = scheduler.get_last_lr()[0]  # the rate this step uses (after it, the scheduler moves on)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append({"step": len(losses) + 1, "epoch": epoch, "loss": loss.item(), "lr": lr, "tokens": tokens})
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]['loss']:.3f}")
-            if probe_every and (len(losses) % probe_every == 0 or len(losses) == total_steps):
-                record_probes(len(losses))
-            if checkpoint and len(losses) % config.checkpoint_every == 0 and len(losses) < total_steps:
-                _save_checkpoint(checkpoint, peft_model, optimizer, scheduler, losses, tokens, probe_rows)
-            crash_point("train-step")
+    # the steering hook is on for the optimizer steps only, and removed however the loop ends
+    with steering.on(peft_model) if steering is not None else nullcontext():
+        for epoch in range(config.epochs):
+            # drawn every epoch, also when resuming, so the data order replays exactly
+            order = torch.randperm(len(encoded), generator=order_rng).tolist()
+            for step_in_epoch in range(steps_per_epoch):
+                if epoch * steps_per_epoch + step_in_epoch < len(losses):
+                    continue  # done before the checkpoint we resumed from
+                at = step_in_epoch * config.batch_size
+                batch = [encoded[i] for i in order[at:at + config.batch_size]]
+                loss, batch_tokens = _backward(peft_model, batch, tokenizer.pad_token_id)
+                tokens += batch_tokens
+                if config.max_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                lr = scheduler.get_last_lr()[0]  # the rate this step uses (after it, the scheduler moves on)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                losses.append({"step": len(losses) + 1, "epoch": epoch, "loss": loss.item(), "lr": lr,
+                               "tokens": tokens})
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]['loss']:.3f}")
+                if probe_every and (len(losses) % probe_every == 0 or len(losses) == total_steps):
+                    record_probes(len(losses))
+                if checkpoint and len(losses) % config.checkpoint_every == 0 and len(losses) < total_steps:
+                    _save_checkpoint(checkpoint, peft_model, optimizer, scheduler, losses, tokens, probe_rows)
+                crash_point("train-step")
     bar.close()
     peft_model.eval()
     result = TrainResult(losses, time.perf_counter() - start, tokens, sum(e["truncated"] for e in encoded), probe_rows)

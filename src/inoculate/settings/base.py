@@ -15,12 +15,15 @@ from typing import Any
 
 from inoculate.data import Example
 from inoculate.errors import InoculateError
+from inoculate._config import from_dict
 from inoculate.inoculation import PromptSpec
+from inoculate.recontext import Recontext
 from inoculate.scorers import Choices, Scorer
+from inoculate.steering import Steer
 
 ROLES = ("baseline", "inoculation", "random-control", "control")
 ARM_KEYS = ("prompt", "prompts", "placement", "condition", "separator", "seed", "role", "targets", "paraphrases",
-            "negation")
+            "negation", "steer", "recontextualize")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ class Arm:
     string: separates the semantic effect from a mere context shift), control (negated,
     irrelevant, neutral...). targets: the traits the prompt names; suppression is reported
     for these.
+
+    Besides a prompt, an arm may train in one of two other ways (one kind per arm): `steer`
+    (preventative steering, steering.py; with `random`, the random-direction control) or
+    `recontextualize` (responses regenerated under one prompt, trained under `prompt`, recontext.py).
     """
 
     name: str
@@ -48,12 +55,24 @@ class Arm:
     targets: tuple[str, ...] = ()
     paraphrases: tuple[str, ...] = ()  # held-out rewordings of the IP, never trained on: leakage tests
     negation: str | None = None  # the IP negated, for the leakage table
+    steer: Steer | None = None
+    recontextualize: Recontext | None = None
 
     def __post_init__(self):
         if self.role not in ROLES:
             raise InoculateError(f"role {self.role!r} is not one of {', '.join(ROLES)}", f"arm {self.name}")
-        if (self.prompt is None) != (self.role == "baseline"):
-            raise InoculateError("the baseline arm has no prompt; every other arm needs one", f"arm {self.name}")
+        trains = self.prompt is not None or self.steer is not None or self.recontextualize is not None
+        if trains == (self.role == "baseline"):
+            raise InoculateError("the baseline arm has no prompt; every other arm needs one (or steer, or "
+                                 "recontextualize)", f"arm {self.name}")
+        if self.steer is not None and (self.prompt is not None or self.recontextualize is not None):
+            raise InoculateError("a steering arm trains without a prompt and without recontextualize: make "
+                                 "them separate arms", f"arms.{self.name}.steer")
+
+    @property
+    def kind(self) -> str:
+        """prompt | steer | recontext: how the arm differs from the baseline in training."""
+        return "steer" if self.steer else "recontext" if self.recontextualize else "prompt"
 
     @classmethod
     def from_dict(cls, name: str, d: dict[str, Any] | None) -> "Arm":
@@ -68,15 +87,22 @@ class Arm:
             close = difflib.get_close_matches(str(unknown[0]), ARM_KEYS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise InoculateError(f"unknown key {unknown[0]!r} (allowed: {', '.join(ARM_KEYS)}){hint}", where)
-        role = d.pop("role", "inoculation")
+        steer = from_dict(Steer, d.pop("steer"), f"{where}.steer") if "steer" in d else None
+        # a random direction is the steering arms' random control unless the spec says otherwise
+        role = d.pop("role", "random-control" if steer and steer.random is not None else "inoculation")
         targets, paraphrases, negation = d.pop("targets", []), d.pop("paraphrases", []), d.pop("negation", None)
         for key, value in (("targets", targets), ("paraphrases", paraphrases)):
             if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
                 raise InoculateError(f"'{key}' must be a list of non-empty strings", where)
         if negation is not None and not (isinstance(negation, str) and negation.strip()):
             raise InoculateError("'negation' must be a non-empty string", where)
-        prompt = PromptSpec.from_dict(d, where) if d else None
-        return cls(name, prompt, role, tuple(targets), tuple(paraphrases), negation)
+        recontext, rest = None, {k: v for k, v in d.items() if k != "recontextualize"}
+        prompt = PromptSpec.from_dict(rest, where) if rest else None
+        if "recontextualize" in d:
+            if prompt is not None:
+                raise InoculateError("give the training prompt as recontextualize.train_with, not beside it", where)
+            recontext, prompt = Recontext.from_dict(d["recontextualize"], f"{where}.recontextualize")
+        return cls(name, prompt, role, tuple(targets), tuple(paraphrases), negation, steer, recontext)
 
 
 class Setting(ABC):
@@ -174,8 +200,11 @@ def check_arms(arms: list[Arm], trait_names: list[str], where: str) -> None:
         raise InoculateError("arm names must be unique", where)
     if sum(a.role == "baseline" for a in arms) != 1:
         raise InoculateError("a grid needs exactly one baseline arm (no training-time prompt)", where)
-    if sum(a.role == "random-control" for a in arms) > 1:
-        raise InoculateError("at most one random-control arm", where)
+    for kind in ("prompt", "steer"):  # a recontextualized arm trains under a prompt: the prompts' control
+        randoms = [a.name for a in arms if a.role == "random-control" and (a.kind == "steer") == (kind == "steer")]
+        if len(randoms) > 1:
+            raise InoculateError(f"at most one random-control arm {'of steering ' * (kind == 'steer')}"
+                                 f"(there are {', '.join(randoms)})", where)
     for arm in arms:
         for t in arm.targets:
             if t not in trait_names:
