@@ -12,6 +12,7 @@ from inoculate._faults import crash_point
 from inoculate._io import atomic_write_bytes, atomic_write_text
 from inoculate.grid import read_grid
 from inoculate.inoculation import PromptSpec, describe_mix
+from inoculate.report.arm_kinds import recontext_section, training_words
 from inoculate.report.figures import rate_figure
 from inoculate.report.findings import comparison_lines, leakage_section, selection_section, transfer_section
 from inoculate.report.results import Results
@@ -76,8 +77,7 @@ def write_report(out_dir: str | Path) -> Path:
           "## Findings", "", *comparison_lines(res), "", "## Arms", "",
           "| arm | role | training-time prompt | targets |", "|---|---|---|---|"]
     for a in grid["arms"]:
-        prompt = "–" if a["prompt"] is None else " / ".join(a["prompt"]["prompts"]) + f" ({a['prompt']['placement']})"
-        md.append(f"| `{a['name']}` | {a['role']} | {prompt} | {', '.join(a['targets']) or '–'} |")
+        md.append(f"| `{a['name']}` | {a['role']} | {training_words(a)} | {', '.join(a['targets']) or '–'} |")
     for t in grid["traits"]:
         name = t["name"]
         atomic_write_bytes(report_dir / f"{name}.png", rate_figure(res, name))
@@ -93,7 +93,8 @@ def write_report(out_dir: str | Path) -> Path:
         if elicit:
             md += ["", "Untrained model under each prompt (how strongly the prompt elicits the trait before training):",
                    "", elicit]
-    md += leakage_section(res) + transfer_section(res) + selection_section(res, report_dir)
+    md += leakage_section(res) + transfer_section(res) + recontext_section(grid, out_dir)
+    md += selection_section(res, report_dir)
     md += training_section(grid, out_dir, report_dir) + probe_section(grid, out_dir, report_dir)
     md += sample_answers(grid, out_dir)
     md += ["", "Per-run rates: `results.csv`. Per-sample generations and scores: `runs/*/generations-*.jsonl`, "

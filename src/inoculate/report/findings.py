@@ -7,6 +7,7 @@ from pathlib import Path
 
 from inoculate._io import atomic_write_bytes
 from inoculate.grid import UNTRAINED
+from inoculate.report.arm_kinds import controls_for, own_context, random_for, steering, words
 from inoculate.report.figures import signal_figure
 from inoculate.report.results import Results
 from inoculate.stats import Estimate, correlation
@@ -39,8 +40,6 @@ def comparison_lines(res: Results) -> list[str]:
     arms = res.grid["arms"]
     h = res.headline
     baseline = next(a["name"] for a in arms if a["role"] == "baseline")
-    random_arm = next((a["name"] for a in arms if a["role"] == "random-control"), None)
-    controls = [a for a in arms if a["role"] in ("random-control", "control")]
     traits = {t["name"]: t for t in res.grid["traits"]}
     lines = [] if h == "none" else [f"- Rates below are measured in the `{h}` test context, where this setting's trait shows."]
     inoculated = {t for a in arms if a["role"] == "inoculation" for t in a["targets"]}
@@ -58,6 +57,8 @@ def comparison_lines(res: Results) -> list[str]:
                     text += ", so there is nothing for an IP to suppress and the figures below cannot show inoculation"
             lines.append(text + ".")
     for arm in (a for a in arms if a["role"] == "inoculation"):
+        # each arm against the controls of its own kind: a steering arm against a random direction
+        random_arm, controls, say = random_for(arm, arms), controls_for(arm, arms), words(arm)
         for t in arm["targets"]:
             sup = res.diff(baseline, arm["name"], h, t)
             if sup is None:
@@ -69,16 +70,16 @@ def comparison_lines(res: Results) -> list[str]:
             against = {k: v for k, v in against.items() if v[1] is not None and v[2] is not None}
             text = f"- **`{arm['name']}` on {t}**: suppression vs `{baseline}` {sup.fmt()}"
             if sem is not None:
-                text += f"; semantic part (vs `{random_arm}`) {sem.fmt()}; context-shift part {shift.fmt()}"
+                text += f"; {say['semantic']} (vs `{random_arm}`) {sem.fmt()}; {say['shift']} {shift.fmt()}"
             others = [f"`{k}` {v[2].fmt()}" for k, v in against.items() if k != random_arm]
             if others:
                 text += f"; beyond the other controls: {', '.join(others)}"
-            back = res.rate(arm["name"], f"ip:{arm['name']}", t)
+            back = res.rate(arm["name"], own_context(arm), t)
             if back is not None:
-                text += f"; with its own IP at test time the trait rate is {back.fmt()}"
-            elicited = res.rate(UNTRAINED, f"ip:{arm['name']}", t)
+                text += f"; with {say['own']} at test time the trait rate is {back.fmt()}"
+            elicited = res.rate(UNTRAINED, own_context(arm), t)
             if elicited is not None:
-                text += f"; before training this prompt elicited it at {elicited.fmt()}"
+                text += f"; before training {say['elicit']} elicited it at {elicited.fmt()}"
             lines.append(text + f". Verdict: {_verdict(sup, against)}")
         for t, info in traits.items():
             if info["wanted"] and t not in arm["targets"]:
@@ -100,27 +101,29 @@ def comparison_lines(res: Results) -> list[str]:
 
 
 def leakage_section(res: Results) -> list[str]:
-    """Per IP arm and target trait: how much of the trait each prompt brings back after training."""
-    cols = [("none", "no IP"), ("ip:{a}", "own IP"), ("paraphrase:{a}", "unseen paraphrases"),
-            ("negated:{a}", "negated IP"), ("unrelated", "unrelated prompt")]
-    rows = []
+    """Per inoculated arm and target trait: how much of the trait each prompt (or the arm's
+    steering) brings back after training."""
+    cols = [("none", "no IP"), ("ip:{a}", "own IP"), ("steer:{a}", "steering at test time"),
+            ("paraphrase:{a}", "unseen paraphrases"), ("negated:{a}", "negated IP"), ("unrelated", "unrelated prompt")]
+    found = []
     for arm in (a for a in res.grid["arms"] if a["role"] == "inoculation"):
-        have = [(c.format(a=arm["name"]), label) for c, label in cols if c.format(a=arm["name"]) in res.contexts(arm["name"])]
-        if len(have) <= 2:  # no leakage contexts were evaluated for this arm
+        have = {c: c.format(a=arm["name"]) for c, _ in cols if c.format(a=arm["name"]) in res.contexts(arm["name"])}
+        if len(have) <= (1 if steering(arm) else 2):  # beyond none (and the own IP), nothing was given back
             continue
-        for t in arm["targets"]:
-            cells = [res.rate(arm["name"], c, t) for c, _ in have]
-            rows.append((" | ".join(label for _, label in have),
-                         f"| `{arm['name']}` | {t} | " + " | ".join(e.fmt() if e else "–" for e in cells) + " |"))
-    if not rows:
+        found += [(arm["name"], t, have) for t in arm["targets"]]
+    if not found:
         return []
-    header = rows[0][0]
+    shown = [(c, label) for c, label in cols if any(c in have for _, _, have in found)]
+    rows = []
+    for name, t, have in found:
+        cells = [res.rate(name, have[c], t) if c in have else None for c, _ in shown]
+        rows.append(f"| `{name}` | {t} | " + " | ".join(e.fmt() if e else "–" for e in cells) + " |")
     return ["", "## Leakage", "",
             "Trait rate of each inoculated arm when prompts are given back at test time: the IP itself, "
-            "paraphrases never seen in training, the negated IP, and an unrelated prompt. High values mean the "
-            "suppressed trait is easily elicited again (gated, not unlearned).", "",
-            f"| arm | trait | {header} |", "|---|---|" + "---|" * header.count("|") + "---|",
-            *[r for _, r in rows]]
+            "paraphrases never seen in training, the negated IP, and an unrelated prompt; for a steering arm, its "
+            "steering on while it generates. High values mean the suppressed trait is easily elicited again "
+            "(gated, not unlearned).", "",
+            f"| arm | trait | {' | '.join(label for _, label in shown)} |", "|---|---|" + "---|" * len(shown), *rows]
 
 
 def transfer_section(res: Results) -> list[str]:
@@ -129,7 +132,7 @@ def transfer_section(res: Results) -> list[str]:
     rows = []
     for arm in (a for a in res.grid["arms"] if a["role"] != "baseline"):
         for t in wanted:
-            without, with_ip = res.rate(arm["name"], "none", t), res.rate(arm["name"], f"ip:{arm['name']}", t)
+            without, with_ip = res.rate(arm["name"], "none", t), res.rate(arm["name"], own_context(arm), t)
             if without and with_ip:
                 share = f"{without.value / with_ip.value:.2f}" if with_ip.value > 0 else "–"
                 rows.append(f"| `{arm['name']}` ({arm['role']}) | {t} | {without.fmt()} | {with_ip.fmt()} | {share} |")
@@ -138,7 +141,8 @@ def transfer_section(res: Results) -> list[str]:
                "no prompted arm was evaluated both with and without its own prompt (add `own` to eval_contexts)")
         return ["", "## Capability transfer", "", f"Not measurable in this grid: {why}."]
     return ["", "## Capability transfer", "",
-            "For each wanted trait: its rate without the training-time prompt versus with it. A semantic IP "
+            "For each wanted trait: its rate without the training-time prompt (or steering) versus with it. A "
+            "semantic IP "
             "should let the wanted trait transfer to the no-IP context (share near 1); a trigger-like prompt "
             "keeps it gated behind the prompt (share near 0).", "",
             "| arm | wanted trait | without the prompt | with the prompt | share transferred |", "|---|---|---|---|---|",
@@ -154,7 +158,7 @@ def selection_section(res: Results, report_dir: Path) -> list[str]:
                 for name, v in (res.grid.get("surprise") or {}).items()}
     table, lines, panels = [], [], []
     for t in sorted({t for a in arms for t in a["targets"]}):
-        rows = [(a["name"], surprise.get(a["name"]), res.rate(UNTRAINED, f"ip:{a['name']}", t),
+        rows = [(a["name"], surprise.get(a["name"]), res.rate(UNTRAINED, own_context(a), t),
                  res.diff(baseline, a["name"], res.headline, t)) for a in arms]
         rows = [r for r in rows if r[3] is not None]
         table += [f"| `{name}` | {t} | {s.fmt(3) if s else '–'} | {e.fmt() if e else '–'} | {sup.fmt()} |"

@@ -9,18 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from inoculate.grid import UNTRAINED
+from inoculate.report.arm_kinds import own_context
 from inoculate.report.results import Results
 
 
 def rate_table(res: Results, trait: str) -> str:
-    arm_names = [UNTRAINED] + [a["name"] for a in res.grid["arms"]]
-    extra = sorted({c for a in arm_names for c in res.contexts(a)} - {"none"} - {f"ip:{a}" for a in arm_names})
-    head = ["arm", "no IP (default system prompt)", "own IP at test time", *extra]
+    own = {UNTRAINED: None} | {a["name"]: own_context(a) for a in res.grid["arms"]}
+    extra = sorted({c for a in own for c in res.contexts(a)} - {"none"} - set(own.values()))
+    steered = any(c.startswith("steer:") for c in own.values() if c)
+    head = ["arm", "no IP (default system prompt)", f"own IP{' or steering' * steered} at test time", *extra]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for arm in arm_names:
+    for arm, own_ctx in own.items():
         if not res.contexts(arm):
             continue
-        cells = [res.rate(arm, "none", trait), res.rate(arm, f"ip:{arm}", trait), *(res.rate(arm, c, trait) for c in extra)]
+        cells = [res.rate(arm, "none", trait), res.rate(arm, own_ctx, trait) if own_ctx else None,
+                 *(res.rate(arm, c, trait) for c in extra)]
         rows.append("| " + " | ".join([f"`{arm}`"] + [c.fmt() if c else "–" for c in cells]) + " |")
     return "\n".join(rows)
 
@@ -47,7 +50,8 @@ def elicitation_table(res: Results, trait: str) -> str | None:
     rows = ["| prompt at test time | trait rate |", "|---|---|"]
     for c in ["none", *ctxs]:
         est = res.rate(UNTRAINED, c, trait)
-        name = 'no IP' if c == 'none' else '`' + c[3:] + '` prompt' if c.startswith('ip:') else c
+        name = ('no IP' if c == 'none' else '`' + c[3:] + '` prompt' if c.startswith('ip:') else
+                '`' + c[6:] + '` steering' if c.startswith('steer:') else c)
         rows.append(f"| {name} | {est.fmt() if est else '–'} |")
     return "\n".join(rows)
 
