@@ -77,15 +77,15 @@ def test_the_train_key_covers_all_of_an_arm_but_its_labels(tmp_path, tiny_model_
     assert build_plan(placed).runs[2].run_dir != run.run_dir
 
     @dataclass(frozen=True)
-    class SteeredArm(Arm):  # an arm kind of the future: a field the plan has never heard of
-        steer: str = "vector-a"
+    class SteeredArm(Arm):  # an arm kind of the future (inoculation adapters): a field the plan has never heard of
+        absorb_adapter: str = "adapter-a"
 
     from inoculate.plan import _runs
 
     steered = replace(plan, arms=[SteeredArm(a.name, a.prompt, a.role, a.targets) for a in plan.arms])
     steered.contexts = plan.contexts
     runs = _runs(steered, run.source.trainer, run.sampler, run.traits)
-    assert runs[2].source.key["arm"]["steer"] == "vector-a" and runs[2].run_dir != run.run_dir
+    assert runs[2].source.key["arm"]["absorb_adapter"] == "adapter-a" and runs[2].run_dir != run.run_dir
     assert set(ARM_LABELS) >= {"name", "role"}
 
 
