@@ -1,21 +1,23 @@
-"""What each of generate()'s two CPU optimisations buys, measured against transformers' defaults.
+"""What each of generate()'s CPU optimisations buys, measured against transformers' batched generate.
 
 Three ways to sample the same prompts (the embedded SmolLM2-135M-Instruct, untrained, fp32, CPU;
 the demo's spanish-caps evaluation prompts under the model's default system prompt; one batch of
 64; max_new_tokens 32; temperature 1.0, top-k 50, transformers' default and ours):
 
   transformers     prompts left-padded, `model.generate(do_sample=True)` (torch.multinomial):
-                   what inoculate.generation did before both changes
-  inverse-cdf      inoculate's sampler (one uniform per sequence against the cumulative
-                   probabilities), prompts still left-padded (shared prefix switched off)
-  shared-prefix    inoculate.generation.generate as shipped: the sampler, and the prompts'
-                   common start encoded once for the batch
+                   what inoculate.generation did before any of this
+  generate-loop    inoculate's previous generate(): the prompts' common start encoded once, the
+                   inverse-CDF sampler as a logits processor, transformers' decoding loop
+  own-loop         inoculate.generation.generate as shipped: our decoding loop (decode), the
+                   top-k sampler (token_picker), KV buffers written in place
 
 Rounds run the three in turn so machine drift spreads evenly; the median per variant is reported.
-Also a micro-benchmark of the sampling step alone at the decoding shape ([64, 49152] logits), with
-the default top-k 50 in both: transformers' path (top-k warper, softmax, torch.multinomial) vs
-ours (the same warper, softmax, inverse CDF). Both samplers draw from the same distribution
-(tests/test_generation.py checks this on fixed logits).
+Then, untimed: greedy texts of transformers' batched generate (left padding, do_sample=False) vs
+generate() at temperature 0, which must be identical, and whether generate-loop and own-loop
+sampled the same texts (they must: same draws from the same seed). Also a micro-benchmark of the
+sampling step alone at the decoding shape ([64, 49152] logits), top-k 50 in all: transformers'
+(top-k warper, softmax, torch.multinomial), the inverse-CDF processors plus the argmax
+transformers' loop applies to their mask, and token_picker.
 
     python bench/generation_ablation.py [--rounds 3] [--prompts 64]
 
@@ -25,6 +27,7 @@ Prints a table and writes bench/results/generation_ablation.json.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import sys
 import time
 from pathlib import Path
@@ -33,11 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ABRun, add_load_options, load_snapshot, log, median, table, write_result  # noqa: E402
 from generation_throughput import MODEL, count_new, demo_prompts_and_model, run_batched  # noqa: E402
 
-VARIANTS = ("transformers", "inverse-cdf", "shared-prefix")
+VARIANTS = ("transformers", "generate-loop", "own-loop")
 
 
 def run_transformers(model, tokenizer, prompts, config, eos) -> dict:
-    """The previous generate(): sorted by length, left-padded batches, transformers' own sampling."""
+    """transformers' batched generate: sorted by length, left-padded batches, its own sampling
+    (greedy at temperature 0)."""
     import torch
 
     from inoculate.chat import encode_prompts, generation_batch
@@ -52,9 +56,10 @@ def run_transformers(model, tokenizer, prompts, config, eos) -> dict:
         width = ids.shape[1]
         torch.manual_seed(config.seed * 1_000_003 + b)
         with torch.no_grad():
+            sampling = dict(do_sample=True, temperature=config.temperature, top_k=config.top_k, top_p=config.top_p) \
+                if config.temperature > 0 else dict(do_sample=False)
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=config.max_new_tokens,
-                                 pad_token_id=tokenizer.pad_token_id, do_sample=True,
-                                 temperature=config.temperature, top_k=config.top_k, top_p=config.top_p)
+                                 pad_token_id=tokenizer.pad_token_id, **sampling)
         for row, i in enumerate(batch):
             counted.append(count_new(out[row, width:], eos))
             texts[i] = tokenizer.decode(out[row, width:], skip_special_tokens=True).strip()
@@ -62,33 +67,35 @@ def run_transformers(model, tokenizer, prompts, config, eos) -> dict:
 
 
 def run_variant(name: str, model, tokenizer, prompts, config, eos) -> dict:
-    import inoculate.chat as chat
+    import inoculate.generation as generation
 
     if name == "transformers":
         return run_transformers(model, tokenizer, prompts, config, eos)
-    shared = chat.MIN_SHARED_PREFIX
-    if name == "inverse-cdf":
-        chat.MIN_SHARED_PREFIX = 10**9  # no prefix is ever long enough: plain left padding
+    if name == "own-loop":
+        return run_batched(model, tokenizer, prompts, config, eos)
+    fits = generation.own_loop_fits
+    generation.own_loop_fits = lambda model: False  # every batch through transformers' generate, as before
     try:
         return run_batched(model, tokenizer, prompts, config, eos)
     finally:
-        chat.MIN_SHARED_PREFIX = shared
+        generation.own_loop_fits = fits
 
 
 def sampler_step_ms(batch: int, vocab: int, reps: int = 20) -> dict:
     """Milliseconds per sampling step, from softmax to the chosen token ids, best of 3 blocks of reps."""
     import torch
 
-    from inoculate.generation import GenerationConfig, sampling_processors
+    from inoculate.generation import GenerationConfig, sampling_processors, token_picker
 
     from transformers import TopKLogitsWarper
 
     logits = torch.randn(batch, vocab)
     config = GenerationConfig()  # temperature 1, top-k 50, top-p 1: the demo's
-    ours = sampling_processors(config)
+    processors, pick = sampling_processors(config), token_picker(config)
     top_k = TopKLogitsWarper(config.top_k)
     steps = {"top-k + torch.multinomial": lambda: torch.multinomial(torch.softmax(top_k(None, logits), -1), 1),
-             "top-k + inverse-cdf": lambda: ours(None, logits).argmax(-1)}
+             "top-k + inverse-cdf processors + argmax": lambda: processors(None, logits).argmax(-1),
+             "token_picker": lambda: pick(logits)}
     out = {}
     for name, step in steps.items():
         blocks = []
@@ -135,6 +142,15 @@ def main() -> None:
                                        prompts, config, eos, variant=name, round=accepted))
         accepted += ab.keep(this_round, runs, rejected)
     load_after = load_snapshot()
+    greedy = replace(config, temperature=0.0)
+    identical = {
+        "greedy_transformers_vs_own_loop": run_variant("transformers", model, tokenizer, prompts, greedy, eos)["texts"]
+        == run_variant("own-loop", model, tokenizer, prompts, greedy, eos)["texts"],
+        "sampled_generate_loop_vs_own_loop": all(
+            r["texts"] == runs[i + 1]["texts"] for i, r in enumerate(runs[:-1])
+            if r["variant"] == "generate-loop" and runs[i + 1]["variant"] == "own-loop"),
+    }
+    log(f"identical texts: {identical}")
 
     summary = {name: {"median_seconds": median([r["seconds"] for r in runs if r["variant"] == name]),
                       "median_tokens_per_s": median([r["tokens_per_s"] for r in runs if r["variant"] == name])}
@@ -148,6 +164,7 @@ def main() -> None:
                 [[n, f"{s['median_seconds']:.2f}", f"{s['median_tokens_per_s']:.1f}",
                   f"{s['speed_up_over_transformers']:.2f}x"] for n, s in summary.items()
                  if s["median_seconds"] is not None]))
+    print(f"identical texts: {identical}")
     print("sampling step alone: " + ", ".join(f"{k} {v:.1f} ms" for k, v in sampler.items()))
     print(f"load average before {ab.load_before['loadavg']}, after {load_after['loadavg']}")
 
@@ -158,7 +175,7 @@ def main() -> None:
         "settings": {"model": MODEL, "prompts": len(prompts), "max_new_tokens": opts.max_new_tokens,
                      "batch_size": len(prompts), "temperature": 1.0, "rounds": opts.rounds,
                      "token_count": "new tokens up to and including the first EOS, per sequence"},
-        "sampling_step_ms": sampler, "runs": runs, "summary": summary,
+        "sampling_step_ms": sampler, "runs": runs, "summary": summary, "identical_texts": identical,
     })
     print(f"\nwrote {path}")
 

@@ -56,25 +56,24 @@ def demo_prompts_and_model(n: int):
 
 
 def run_batched(model, tokenizer, prompts, config, eos) -> dict:
-    """inoculate.generation.generate, with model.generate wrapped to count the tokens it returns."""
-    from inoculate.generation import generate
+    """inoculate.generation.generate, with its per-batch step wrapped to count the tokens it returns."""
+    import inoculate.generation as generation
 
     counted = []
-    original = model.generate
+    original = generation._batch_tokens
 
-    def counting_generate(*args, **kwargs):
-        out = original(*args, **kwargs)
-        width = kwargs["input_ids"].shape[1]
-        counted.extend(count_new(row[width:], eos) for row in out)
-        return out
+    def counting_batch(*args, **kwargs):
+        new, can_share = original(*args, **kwargs)
+        counted.extend(count_new(row, eos) for row in new)
+        return new, can_share
 
-    model.generate = counting_generate
+    generation._batch_tokens = counting_batch
     try:
         t0 = time.perf_counter()
-        texts = generate(model, tokenizer, prompts, config, progress=False)
+        texts = generation.generate(model, tokenizer, prompts, config, progress=False)
         seconds = time.perf_counter() - t0
     finally:
-        del model.generate  # back to the class method
+        generation._batch_tokens = original
     return {"seconds": seconds, "tokens": sum(counted), "sequences": len(counted),
             "texts": [t[0] for t in texts]}
 
