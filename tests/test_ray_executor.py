@@ -117,11 +117,16 @@ def test_a_run_whose_worker_keeps_dying_fails_in_one_line_and_the_others_finish(
     assert len(untrained_scores) == 1  # the untrained model's eval context, kept
 
 
-def test_a_killed_driver_is_resumed_by_the_same_command(tmp_path, tiny_model_path, local_ray):
-    spec = tiny_spec(tmp_path, tiny_model_path)
+def _spec_file(tmp_path, spec) -> Path:
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(yaml.safe_dump({k: v for k, v in _plain(spec).items() if k in (
         "setting", "model", "train_data", "eval_data", "traits", "arms", "train", "generation")}))
+    return spec_file
+
+
+def test_a_killed_driver_is_resumed_by_the_same_command(tmp_path, tiny_model_path, local_ray):
+    spec = tiny_spec(tmp_path, tiny_model_path)
+    spec_file = _spec_file(tmp_path, spec)
     command = [sys.executable, "-m", "inoculate.cli", "run", str(spec_file), "--out", str(tmp_path / "out"),
                "--executor", "ray", "--quiet"]
     # the driver joins the running cluster through RAY_ADDRESS, as on a cluster's head node
@@ -164,3 +169,15 @@ def test_executor_keys_are_checked_by_name():
         load_spec({"executor": {"kind": "slurm"}})
     assert e.value.where == "executor.kind"
     assert load_spec({"executor": {"kind": "ray", "num_gpus": 0.25}}).executor["num_gpus"] == 0.25
+
+
+def test_an_address_where_no_cluster_answers_is_one_line_before_anything_is_written(tmp_path, tiny_model_path, capsys):
+    from inoculate.cli import main
+    from servers import free_port
+
+    spec_file = _spec_file(tmp_path, tiny_spec(tmp_path, tiny_model_path))
+    start = time.perf_counter()
+    assert main(["run", str(spec_file), "--out", str(tmp_path / "out"), "--ray-address", f"127.0.0.1:{free_port()}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: executor.address 127.0.0.1:") and "no Ray cluster answers" in err[-1]
+    assert time.perf_counter() - start < 30 and not (tmp_path / "out").exists()

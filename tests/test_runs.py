@@ -27,6 +27,9 @@ class SpawnExecutor:
     """Runs every unit in a fresh interpreter (multiprocessing's spawn): nothing reaches it but the
     pickled Run and the files under the output folder."""
 
+    def check(self):
+        pass
+
     def map(self, runs, out_dir, progress):
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             yield from zip(runs, pool.imap(_execute, [(pickle.dumps(r), out_dir) for r in runs]))

@@ -17,6 +17,10 @@ Outcome = list[dict[str, Any]] | InoculateError  # a run's grid entries, or why 
 
 
 class Executor(Protocol):
+    def check(self) -> None:
+        """Raise an InoculateError now if runs cannot execute there (e.g. a cluster that does not
+        answer): called in preflight, before anything is written."""
+
     def map(self, runs: list[Run], out_dir: Path, progress: bool) -> Iterator[tuple[Run, Outcome]]:
         """Execute every run unit, yielding each with its grid entries as it finishes, in any order.
         A run that fails with an InoculateError (a hosted job the provider failed, a server that went
@@ -25,6 +29,9 @@ class Executor(Protocol):
 
 
 class SerialExecutor:
+    def check(self) -> None:
+        pass  # this process is here
+
     def map(self, runs: list[Run], out_dir: Path, progress: bool) -> Iterator[tuple[Run, Outcome]]:
         for run in runs:
             try:

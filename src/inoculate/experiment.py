@@ -52,6 +52,8 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
     out_dir = Path(out_dir)
     plan = build_plan(spec, trainer, sampler)  # every input problem surfaces here or in preflight,
     preflight(plan)  # before anything is written
+    executor = executor or executor_from(spec.executor)
+    executor.check()
     for note in plan.notes:
         log(note)
     spend = spending(plan, out_dir)
@@ -72,7 +74,6 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, progress: bool = T
         plan.inputs.write(out_dir, plan.train_examples, plan.eval_prompts, plan.setting.probes())
         surprise = _surprise(plan, out_dir, progress)
         runs = [replace(r, contexts=()) for r in plan.runs if r.name != UNTRAINED] if train_only else plan.runs
-        executor = executor or executor_from(spec.executor)
         finished = {run.label: entries for run, entries in executor.map(runs, out_dir, progress)}
         failed = {label: e for label, e in finished.items() if isinstance(e, InoculateError)}
         if failed:

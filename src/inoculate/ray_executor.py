@@ -55,6 +55,19 @@ class RayExecutor:
                                  f"{self.num_gpus}, {self.max_retries}", "executor")
         _ray()  # no Ray: say so now, before anything is written
 
+    def check(self) -> None:
+        """Fail in a second, before anything is written, when the cluster's address does not answer
+        (ray.init itself waits and retries for minutes)."""
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        host, _, port = (address or "").removeprefix("ray://").rpartition(":")
+        if not host or not port.isdigit():
+            return  # no address ("auto", "local", none): Ray finds or starts one itself
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as e:
+            raise InoculateError(f"no Ray cluster answers there ({e.strerror or e}); start one with `ray start --head` "
+                                 "or fix the address", f"executor.address {address}") from None
+
     def map(self, runs: list[Run], out_dir: Path, progress: bool) -> Iterator[tuple[Run, Any]]:
         ray, out_dir = _ray(), Path(out_dir).resolve()
         started = self._connect(ray)
@@ -70,6 +83,7 @@ class RayExecutor:
             return False
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # each worker's log lines as they are, not summarised
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # Ray's own C++ warnings break our one-line errors
         where = self.address or os.environ.get("RAY_ADDRESS") or "a Ray started here"
         try:
             ray.init(address=self.address, include_dashboard=False, logging_level="ERROR")
