@@ -19,7 +19,7 @@ sampling step alone at the decoding shape ([64, 49152] logits), top-k 50 in all:
 (top-k warper, softmax, torch.multinomial), the inverse-CDF processors plus the argmax
 transformers' loop applies to their mask, and token_picker.
 
-    python bench/generation_ablation.py [--rounds 3] [--prompts 64]
+    python bench/generation_ablation.py [--rounds 3] [--prompts 64] [--threads 1]
 
 Prints a table and writes bench/results/generation_ablation.json.
 """
@@ -113,11 +113,16 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="rounds of the three variants")
     ap.add_argument("--prompts", type=int, default=64, help="evaluation prompts (one batch)")
     ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads (default torch's: the cores); 1 is steadier on a shared machine")
     add_load_options(ap, "generation_ablation", "each round")
     opts = ap.parse_args()
 
     ab = ABRun(opts, "generation_ablation")
     import torch
+
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
 
     from inoculate.generation import GenerationConfig
 

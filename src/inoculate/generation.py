@@ -140,9 +140,10 @@ def token_picker(config: GenerationConfig) -> Callable:
         masked = torch.full_like(scaled, -math.inf).scatter_(-1, index, scaled.gather(-1, index))
         cdf = torch.softmax(masked, dim=-1).gather(-1, index).cumsum(dim=-1)
         u = torch.rand((scaled.shape[0], 1), device=scaled.device) * cdf[:, -1:]
-        at = torch.searchsorted(cdf, u, right=True)
-        picked = index.gather(-1, at.clamp(max=config.top_k - 1)).squeeze(-1)
-        return torch.where(at.squeeze(-1) < config.top_k, picked, masked.argmax(dim=-1))
+        at = torch.searchsorted(cdf, u, right=True).squeeze(-1)
+        picked = index.gather(-1, at.clamp(max=config.top_k - 1)[:, None]).squeeze(-1)
+        past_the_end = at == config.top_k
+        return torch.where(past_the_end, masked.argmax(dim=-1), picked) if bool(past_the_end.any()) else picked
 
     return top_k if config.top_p == 1 and config.top_k else by_warpers
 
