@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -102,7 +103,7 @@ class RayExecutor:
         pending = {task.remote(group, None if self.shared_storage else _files_for(group, out_dir),
                                str(out_dir) if self.shared_storage else None): group for group in groups.values()}
         start = time.perf_counter()
-        with tqdm(total=len(runs), desc="runs", unit="run", disable=not progress) as bar:
+        with tqdm(total=len(runs), desc="runs", unit="run", disable=not progress, file=sys.stderr) as bar:
             while pending:
                 (ref,), _ = ray.wait(list(pending), num_returns=1)
                 group = pending.pop(ref)
@@ -110,7 +111,8 @@ class RayExecutor:
                 for run, outcome in results:
                     yield run, outcome
                     state = "failed" if isinstance(outcome, InoculateError) else f"finished on {host}"
-                    bar.write(f"[inoculate] {run.label}: {state} ({time.perf_counter() - start:.0f}s into the grid)")
+                    bar.write(f"[inoculate] {run.label}: {state} ({time.perf_counter() - start:.0f}s into the grid)",
+                              file=sys.stderr)
                     bar.update()
                     crash_point("ray-run-finished")
 
