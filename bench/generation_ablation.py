@@ -49,7 +49,7 @@ def run_transformers(model, tokenizer, prompts, config, eos) -> dict:
     encoded = encode_prompts(tokenizer, prompts, config.max_new_tokens, None)
     order = sorted(range(len(prompts)), key=lambda i: (len(encoded[i]), i))
     counted, texts = [], [""] * len(prompts)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for b, start in enumerate(range(0, len(order), config.batch_size)):
         batch = order[start:start + config.batch_size]
         ids, mask, _ = generation_batch([encoded[i] for i in batch], tokenizer.pad_token_id, share=False)
@@ -63,7 +63,8 @@ def run_transformers(model, tokenizer, prompts, config, eos) -> dict:
         for row, i in enumerate(batch):
             counted.append(count_new(out[row, width:], eos))
             texts[i] = tokenizer.decode(out[row, width:], skip_special_tokens=True).strip()
-    return {"seconds": time.perf_counter() - t0, "tokens": sum(counted), "sequences": len(counted), "texts": texts}
+    return {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0, "tokens": sum(counted),
+            "sequences": len(counted), "texts": texts}
 
 
 def run_variant(name: str, model, tokenizer, prompts, config, eos) -> dict:
@@ -158,16 +159,20 @@ def main() -> None:
     log(f"identical texts: {identical}")
 
     summary = {name: {"median_seconds": median([r["seconds"] for r in runs if r["variant"] == name]),
+                      "median_cpu_seconds": median([r["cpu_seconds"] for r in runs if r["variant"] == name]),
                       "median_tokens_per_s": median([r["tokens_per_s"] for r in runs if r["variant"] == name])}
                for name in VARIANTS}
-    base = summary["transformers"]["median_seconds"]
+    base, base_cpu = summary["transformers"]["median_seconds"], summary["transformers"]["median_cpu_seconds"]
     for s in summary.values():
         s["speed_up_over_transformers"] = base / s["median_seconds"] if base and s["median_seconds"] else None
+        # CPU time the process used: with --threads 1 on a shared machine, steadier than the wall clock
+        s["cpu_speed_up_over_transformers"] = base_cpu / s["median_cpu_seconds"] if base_cpu and s["median_cpu_seconds"] else None
     print(f"\nGeneration ablation: {len(prompts)} spanish-caps eval prompts in one batch, max_new_tokens "
           f"{opts.max_new_tokens}, temperature 1.0; fp32 CPU, {torch.get_num_threads()} threads")
-    print(table(["variant", "median s", "median tok/s", "speed-up vs transformers"],
+    print(table(["variant", "median s", "median tok/s", "speed-up vs transformers", "median CPU s", "CPU speed-up"],
                 [[n, f"{s['median_seconds']:.2f}", f"{s['median_tokens_per_s']:.1f}",
-                  f"{s['speed_up_over_transformers']:.2f}x"] for n, s in summary.items()
+                  f"{s['speed_up_over_transformers']:.2f}x", f"{s['median_cpu_seconds']:.2f}",
+                  f"{s['cpu_speed_up_over_transformers']:.2f}x"] for n, s in summary.items()
                  if s["median_seconds"] is not None]))
     print(f"identical texts: {identical}")
     print("sampling step alone: " + ", ".join(f"{k} {v:.1f} ms" for k, v in sampler.items()))

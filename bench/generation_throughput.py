@@ -69,12 +69,12 @@ def run_batched(model, tokenizer, prompts, config, eos) -> dict:
 
     generation._batch_tokens = counting_batch
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         texts = generation.generate(model, tokenizer, prompts, config, progress=False)
-        seconds = time.perf_counter() - t0
+        seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     finally:
         generation._batch_tokens = original
-    return {"seconds": seconds, "tokens": sum(counted), "sequences": len(counted),
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "tokens": sum(counted), "sequences": len(counted),
             "texts": [t[0] for t in texts]}
 
 
