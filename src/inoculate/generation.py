@@ -188,7 +188,6 @@ def _with_room(cache, room: int):
             shape = (*keys.shape[:-2], keys.shape[-2] + room, keys.shape[-1])
             self.buffers = keys.new_empty(shape), values.new_empty(shape)
             self.buffers[0][..., :keys.shape[-2], :], self.buffers[1][..., :keys.shape[-2], :] = keys, values
-            self.keys, self.values = keys, values
             self.is_initialized, self.device = True, keys.device
             self._fill(keys.shape[-2])
 
