@@ -13,7 +13,7 @@ from inoculate.report.results import Results
 from inoculate.stats import Estimate, correlation
 
 
-def _verdict(suppression: Estimate, controls: dict[str, tuple[str, Estimate, Estimate]]) -> str:
+def _verdict(suppression: Estimate, controls: dict[str, tuple[str, Estimate, Estimate]], who: str = "the IP") -> str:
     """In words, from the suppression and, per control arm (name -> role, its own suppression, the IP's
     part beyond it), what the strongest control leaves to the prompt's meaning."""
     if suppression.low <= 0:
@@ -26,7 +26,7 @@ def _verdict(suppression: Estimate, controls: dict[str, tuple[str, Estimate, Est
         share = "mostly" if beyond.value >= 0.5 * suppression.value else "partly"
         tail = ("it suppresses clearly more than every control" if share == "mostly" else
                 "it beats every control, but most of the suppression is shared with them")
-        return f"{share} semantic: {tail} (the strongest, `{strongest}`, leaves {beyond.fmt()} to the IP)."
+        return f"{share} semantic: {tail} (the strongest, `{strongest}`, leaves {beyond.fmt()} to {who})."
     beaten_random = [c for c, (r, _, b) in controls.items() if r == "random-control" and b.low > 0]
     if role == "control" and beaten_random:
         return (f"a keyword effect: the control `{strongest}` suppresses about as much (the IP's part beyond it "
@@ -80,7 +80,7 @@ def comparison_lines(res: Results) -> list[str]:
             elicited = res.rate(UNTRAINED, own_context(arm), t)
             if elicited is not None:
                 text += f"; before training {say['elicit']} elicited it at {elicited.fmt()}"
-            lines.append(text + f". Verdict: {_verdict(sup, against)}")
+            lines.append(text + f". Verdict: {_verdict(sup, against, 'the steering' if steering(arm) else 'the IP')}")
         for t, info in traits.items():
             if info["wanted"] and t not in arm["targets"]:
                 kept, ref = res.rate(arm["name"], h, t), res.rate(baseline, h, t)
