@@ -87,7 +87,7 @@ def test_spec_errors_name_the_key(tmp_path, tiny_model_path):
         build_plan(tiny_spec(tmp_path, tiny_model_path, arms={"no-ip": None, "untrained": {"prompt": "x"}}))
     assert err.value.where == "arms.untrained"
     with pytest.raises(InoculateError, match=r"unknown key 'target' \(allowed: .*role, targets, paraphrases, "
-                       r"negation\); did you mean 'targets'\?") as err:
+                       r"negation, steer, recontextualize\); did you mean 'targets'\?") as err:
         build_plan(tiny_spec(tmp_path, tiny_model_path, arms={"b": None, "ip": {"prompt": "x", "target": ["caps"]}}))
     assert err.value.where == "arms.ip"
     with pytest.raises(InoculateError, match="spec file not found"):
