@@ -181,3 +181,16 @@ def test_an_address_where_no_cluster_answers_is_one_line_before_anything_is_writ
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: executor.address 127.0.0.1:") and "no Ray cluster answers" in err[-1]
     assert time.perf_counter() - start < 30 and not (tmp_path / "out").exists()
+
+
+def test_steering_and_recontextualized_arms_travel_without_shared_storage(tmp_path, tiny_model_path, local_ray):
+    from test_steering import ARMS
+
+    arms = {k: ARMS[k] for k in ("no-ip", "steer", "steer-random", "recontext")}
+    spec = tiny_spec(tmp_path, tiny_model_path, arms=arms, eval_contexts=["none", "own"])
+    run_experiment(spec, tmp_path / "serial", progress=False)
+    run_experiment(spec, tmp_path / "sent", progress=False, executor=RayExecutor(shared_storage=False))
+    assert _outputs(tmp_path / "sent") == _outputs(tmp_path / "serial")
+    for folder in ("vectors", "recontext"):  # the grid-level files came back to the driver's folder
+        assert sorted(p.name for p in (tmp_path / "sent" / folder).iterdir()) == \
+            sorted(p.name for p in (tmp_path / "serial" / folder).iterdir()) != []

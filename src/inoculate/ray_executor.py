@@ -39,6 +39,9 @@ from inoculate.runs import Run, execute_run
 
 INSTALL = "pip install 'inoculate[ray]'"
 MARKERS = ("losses.json", "scores-")  # files whose presence says a step finished: written back last
+# grid-level folders a run may read or make once for the whole grid (steering.py's trait vectors,
+# recontext.py's regenerated responses): sent to a worker without the output folder, and sent back
+GRID_FOLDERS = ("vectors", "recontext")
 
 
 @dataclass(frozen=True)
@@ -144,16 +147,17 @@ def _files_for(group: list[Run], out_dir: Path) -> dict[str, bytes]:
     """What a worker without the output folder needs: the grid's inputs and the run folder so far."""
     inputs = group[0].inputs
     files = {name: (out_dir / name).read_bytes() for name in (inputs.train, inputs.evals, inputs.probes)}
-    run_dir = out_dir / group[0].run_dir
-    if run_dir.is_dir():
-        files |= {str(p.relative_to(out_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+    for folder in (out_dir / group[0].run_dir, *(out_dir / name for name in GRID_FOLDERS)):
+        if folder.is_dir():
+            files |= {str(p.relative_to(out_dir)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
     return files
 
 
 def _run_group(runs: list[Run], files: dict[str, bytes] | None, out_dir: str | None):
     """On a worker: execute the runs one after another. With `files`, in a private folder laid out
-    like the output folder; then return the run folder's files that are new or changed (None for
-    the ones gone), for the driver to write."""
+    like the output folder; then return the files of the run folder and the grid folders (a trait
+    vector, regenerated responses) that are new or changed (None for the ones gone), for the driver
+    to write."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # the driver shows progress; a worker's bars would interleave
@@ -167,8 +171,9 @@ def _run_group(runs: list[Run], files: dict[str, bytes] | None, out_dir: str | N
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(data)
         outcomes = [_outcome(run, root) for run in runs]
-        run_dir = root / runs[0].run_dir
-        now = {str(p.relative_to(root)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+        now = {str(p.relative_to(root)): p.read_bytes()
+               for folder in (root / runs[0].run_dir, *(root / name for name in GRID_FOLDERS))
+               for p in sorted(folder.rglob("*")) if p.is_file()}
         back: dict[str, bytes | None] = {name: data for name, data in now.items() if files.get(name) != data}
         back |= {name: None for name in files if name.startswith(runs[0].run_dir + "/") and name not in now}
         return outcomes, back, host
