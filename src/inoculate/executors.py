@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 from inoculate._config import from_dict
-from inoculate._log import log
 from inoculate.errors import InoculateError
-from inoculate.runs import Run, execute_run
+from inoculate.runs import Run, attempt
 
 
 Outcome = list[dict[str, Any]] | InoculateError  # a run's grid entries, or why it failed
@@ -34,11 +33,7 @@ class SerialExecutor:
 
     def map(self, runs: list[Run], out_dir: Path, progress: bool) -> Iterator[tuple[Run, Outcome]]:
         for run in runs:
-            try:
-                yield run, execute_run(run, out_dir, progress)
-            except InoculateError as e:
-                log(f"{run.label}: failed: {e}")
-                yield run, e
+            yield run, attempt(run, out_dir, progress)
 
 
 def executor_from(config: dict[str, Any] | None, where: str = "executor") -> Executor:

@@ -35,7 +35,7 @@ from inoculate._faults import crash_point
 from inoculate._io import atomic_write_bytes
 from inoculate._log import log
 from inoculate.errors import InoculateError
-from inoculate.runs import Run, execute_run
+from inoculate.runs import Run, attempt
 
 INSTALL = "pip install 'inoculate[ray]'"
 MARKERS = ("losses.json", "scores-")  # files whose presence says a step finished: written back last
@@ -147,10 +147,13 @@ def _files_for(group: list[Run], out_dir: Path) -> dict[str, bytes]:
     """What a worker without the output folder needs: the grid's inputs and the run folder so far."""
     inputs = group[0].inputs
     files = {name: (out_dir / name).read_bytes() for name in (inputs.train, inputs.evals, inputs.probes)}
-    for folder in (out_dir / group[0].run_dir, *(out_dir / name for name in GRID_FOLDERS)):
-        if folder.is_dir():
-            files |= {str(p.relative_to(out_dir)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    return files
+    return files | _run_files(out_dir, group[0].run_dir)
+
+
+def _run_files(root: Path, run_dir: str) -> dict[str, bytes]:
+    """The files a run unit reads and writes beside the inputs: its run folder and the grid folders."""
+    return {str(p.relative_to(root)): p.read_bytes() for folder in (root / run_dir, *(root / n for n in GRID_FOLDERS))
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _run_group(runs: list[Run], files: dict[str, bytes] | None, out_dir: str | None):
@@ -164,27 +167,17 @@ def _run_group(runs: list[Run], files: dict[str, bytes] | None, out_dir: str | N
     hf_logging.set_verbosity_error()
     host = f"{socket.gethostname()} pid {os.getpid()}"
     if files is None:
-        return [_outcome(run, Path(out_dir)) for run in runs], None, host
+        return [attempt(run, Path(out_dir), False) for run in runs], None, host
     with tempfile.TemporaryDirectory(prefix="inoculate-run-") as tmp:
         root = Path(tmp)
         for name, data in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(data)
-        outcomes = [_outcome(run, root) for run in runs]
-        now = {str(p.relative_to(root)): p.read_bytes()
-               for folder in (root / runs[0].run_dir, *(root / name for name in GRID_FOLDERS))
-               for p in sorted(folder.rglob("*")) if p.is_file()}
+        outcomes = [attempt(run, root, False) for run in runs]
+        now = _run_files(root, runs[0].run_dir)
         back: dict[str, bytes | None] = {name: data for name, data in now.items() if files.get(name) != data}
         back |= {name: None for name in files if name.startswith(runs[0].run_dir + "/") and name not in now}
         return outcomes, back, host
-
-
-def _outcome(run: Run, out_dir: Path):
-    try:
-        return execute_run(run, out_dir, progress=False)
-    except InoculateError as e:
-        log(f"{run.label}: failed: {e}")
-        return e
 
 
 def _write_back(out_dir: Path, back: dict[str, bytes | None]) -> None:

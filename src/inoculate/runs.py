@@ -24,6 +24,7 @@ from inoculate._log import log
 from inoculate._provenance import provenance
 from inoculate.backends import ModelRef, Sampler, Trainer
 from inoculate.data import Example, load_jsonl, parse_example
+from inoculate.errors import InoculateError
 from inoculate.evaluation import evaluate
 from inoculate.generation import GenerationConfig
 from inoculate.inoculation import PromptSpec, apply_prompt
@@ -173,3 +174,12 @@ def execute_run(run: Run, out_dir: str | Path, progress: bool = True) -> list[di
         run.sampler.release()  # the next run may train: its model must not sit beside this one
     log(f"{run.label}: evaluated under {', '.join(c.name for c in run.contexts)} ({time.perf_counter() - start:.0f}s)")
     return entries
+
+
+def attempt(run: Run, out_dir: Path, progress: bool) -> list[dict[str, Any]] | InoculateError:
+    """Execute one run unit; its InoculateError is its outcome (logged), so the other runs go on."""
+    try:
+        return execute_run(run, out_dir, progress)
+    except InoculateError as e:
+        log(f"{run.label}: failed: {e}")
+        return e
